@@ -1,0 +1,62 @@
+# dtma-deploy: the common paths, chained.
+#   make demo    sandbox droplet up -> deploy the agent -> smoke suite (all on this machine)
+#   make test    the project's tests (unit + end to end against a real Docker engine)
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+HOST    ?= sandbox
+ENV_FILE ?= .env
+
+.PHONY: help install engine test unit lint format demo deploy smoke bench faults sandbox-up sandbox-down clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(BIN)/.installed: pyproject.toml dtma/requirements.txt requirements-dev.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[agent,dev]'
+	touch $@
+
+install: $(BIN)/.installed  ## venv with the tooling, the agent and the dev tools
+
+engine:  ## make sure a Docker engine answers (installs and starts Debian's docker.io if needed)
+	@bash scripts/ensure-docker.sh
+
+test: install engine  ## all tests: unit and end to end (real Docker, real sshd)
+	$(BIN)/pytest
+
+unit: install  ## only the tests that need no Docker engine
+	$(BIN)/pytest -m 'not e2e'
+
+lint: install  ## ruff check + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+demo: install engine  ## sandbox up -> deploy -> smoke, all on this machine
+	$(BIN)/fab demo
+
+deploy: install  ## deploy to HOST (make deploy HOST=root@droplet ENV_FILE=.env)
+	$(BIN)/fab -H $(HOST) deploy --env-file $(ENV_FILE)
+
+smoke: install  ## smoke suite against HOST (make smoke HOST=1.2.3.4 ENV_FILE=.env)
+	$(BIN)/pytest smoke_tests --host $(HOST) --env-file $(ENV_FILE)
+
+bench: install engine  ## redeploy benchmark vs docker save|ssh|docker load
+	$(BIN)/python -m bench.redeploy
+
+faults: install engine  ## fault matrix against sandbox droplets
+	$(BIN)/python -m bench.faults
+
+sandbox-up: install engine
+	$(BIN)/fab sandbox.up
+
+sandbox-down: install
+	$(BIN)/fab sandbox.down
+
+clean:  ## remove the venv and local state (not the Docker images)
+	rm -rf $(VENV) .pytest_cache .ruff_cache reports

@@ -1,0 +1,74 @@
+"""Settings read once from the environment. Missing values never raise: they are reported."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dtma import __version__
+
+REQUIRED = ("DTMA_BEARER_TOKEN", "BACKEND_TO_DTMA_API_KEY", "AGENTOPIA_API_BASE_URL")
+DEFAULT_PORT = 30000
+DEFAULT_HEARTBEAT_INTERVAL = 60.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the agent reads from its environment. Secrets are excluded from repr."""
+
+    bearer_token: str = field(default="", repr=False)
+    backend_api_key: str = field(default="", repr=False)
+    api_base_url: str = ""
+    port: int = DEFAULT_PORT
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    version: str = __version__
+    invalid: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        invalid: list[str] = []
+        port = _number(env, "PORT", DEFAULT_PORT, int, invalid)
+        if not 0 < port < 65536:
+            invalid.append("PORT")
+            port = DEFAULT_PORT
+        interval = _number(env, "HEARTBEAT_INTERVAL_SECONDS", DEFAULT_HEARTBEAT_INTERVAL, float, invalid)
+        if not interval > 0:
+            invalid.append("HEARTBEAT_INTERVAL_SECONDS")
+            interval = DEFAULT_HEARTBEAT_INTERVAL
+        return cls(
+            bearer_token=env.get("DTMA_BEARER_TOKEN", "").strip(),
+            backend_api_key=env.get("BACKEND_TO_DTMA_API_KEY", "").strip(),
+            api_base_url=env.get("AGENTOPIA_API_BASE_URL", "").strip().rstrip("/"),
+            port=port,
+            heartbeat_interval=interval,
+            version=env.get("DTMA_VERSION", "").strip() or __version__,
+            invalid=tuple(invalid),
+        )
+
+    @property
+    def missing(self) -> list[str]:
+        """Names (never values) of the required variables that are not set."""
+        values = {
+            "DTMA_BEARER_TOKEN": self.bearer_token,
+            "BACKEND_TO_DTMA_API_KEY": self.backend_api_key,
+            "AGENTOPIA_API_BASE_URL": self.api_base_url,
+        }
+        return [name for name in REQUIRED if not values[name]]
+
+    @property
+    def accepted_tokens(self) -> list[str]:
+        return [token for token in (self.backend_api_key, self.bearer_token) if token]
+
+
+def _number(env: Mapping[str, str], name: str, default, kind, invalid: list[str]):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        # A typo must not crash-loop the agent: fall back and report the name in /status.
+        invalid.append(name)
+        return default

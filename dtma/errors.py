@@ -1,0 +1,63 @@
+"""One error shape for every failure: `{"error": "..."}` (plus a few documented extras)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dtma.names import NAME_RULE
+
+log = logging.getLogger("dtma")
+
+
+class ApiError(Exception):
+    """An expected failure with its HTTP status; `extra` holds documented, non-secret fields."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.message, self.extra = status, message, extra
+
+
+def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def describe_validation_error(exc: RequestValidationError) -> str:
+    """One readable line naming each bad field; input values are never echoed (could be secrets)."""
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        where = ".".join(loc) or "body"
+        kind = err.get("type", "")
+        if kind == "missing":
+            parts.append(f"missing field: {where}")
+        elif kind == "string_pattern_mismatch" and loc[-1:] == ["instanceNameOnToolbox"]:
+            parts.append(f"{where} is not a valid Docker container name: {NAME_RULE}")
+        elif kind == "json_invalid":
+            parts.append("request body is not valid JSON")
+        else:
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "not found"
+        return error_response(exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # The contract says 400 (not FastAPI's 422) for a missing or malformed field.
+        return error_response(400, describe_validation_error(exc))

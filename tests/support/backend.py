@@ -1,0 +1,209 @@
+"""A stand-in for the Agentopia (Supabase) backend, faithful to DTMA-CONTRACT.md.
+
+Two functions, served on loopback:
+- `POST /functions/v1/heartbeat`: the agent's heartbeat. 204, 401 for an unknown droplet token,
+  400 for a body that is not JSON. `heartbeat_mode` makes it answer 500 or hang instead.
+- `POST /functions/v1/toolboxes-user/{id}/refresh-status`: the frontend's "refresh status". One
+  `GET /status` to the agent with the backend key, single attempt, no retry; any failure inside
+  comes back as HTTP 500 `{"error": ...}`, as the real function does.
+
+The real function always calls port 30000; this one takes the agent's port per toolbox so that
+tests can run agents on free loopback ports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import requests
+
+REFRESH_PATH = re.compile(r"^/functions/v1/toolboxes-user/([^/]+)/refresh-status$")
+HEARTBEAT_PATH = "/functions/v1/heartbeat"
+STATUS_MAP = {
+    "running": "running",
+    "exited": "stopped",
+    "stopped": "stopped",
+    "created": "deploying",
+    "restarting": "deploying",
+}
+
+
+def instance_status_from_docker(state: str | None) -> str:
+    """The backend's mapping from a tool item's Docker state to `status_on_toolbox`."""
+    return STATUS_MAP.get(state or "", "error")
+
+
+@dataclass
+class Heartbeat:
+    at: float
+    authorization: str
+    body: Any  # the parsed JSON, or None when the body was not JSON
+
+
+@dataclass
+class Toolbox:
+    id: str
+    agent_host: str
+    agent_port: int
+    instance_ids: tuple[str, ...] = ()
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+class BackendStandIn:
+    def __init__(self, *, droplet_token: str, backend_key: str, user_jwt: str = "user-jwt-test"):
+        self.droplet_token = droplet_token
+        self.backend_key = backend_key
+        self.user_jwt = user_jwt
+        self.heartbeat_mode = "ok"
+        self.heartbeats: list[Heartbeat] = []
+        self.instance_statuses: dict[str, str] = {}
+        self._toolboxes: dict[str, Toolbox] = {}
+        self._release = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # lifecycle
+    def __enter__(self) -> BackendStandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._release.set()  # let hanging requests go
+        self._server.shutdown()
+        self._server.server_close()
+
+    # addresses
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def api_base_url(self) -> str:
+        return f"{self.url}/functions/v1"
+
+    def refresh_url(self, toolbox_id: str) -> str:
+        return f"{self.api_base_url}/toolboxes-user/{toolbox_id}/refresh-status"
+
+    # data
+    def add_toolbox(
+        self,
+        toolbox_id: str,
+        agent_host: str = "127.0.0.1",
+        agent_port: int = 30000,
+        instance_ids: tuple[str, ...] = (),
+    ) -> None:
+        row = {
+            "id": toolbox_id,
+            "status": "active",
+            "public_ip_address": agent_host,
+            "last_heartbeat_at": None,
+            "dtma_last_known_version": None,
+            "dtma_health_details_json": None,
+        }
+        self._toolboxes[toolbox_id] = Toolbox(toolbox_id, agent_host, agent_port, instance_ids, row)
+
+    def toolbox_row(self, toolbox_id: str) -> dict[str, Any]:
+        return dict(self._toolboxes[toolbox_id].row)
+
+    def instance_status(self, instance_id: str) -> str | None:
+        return self.instance_statuses.get(instance_id)
+
+    def wait_for_heartbeats(self, count: int, timeout: float = 10.0) -> list[Heartbeat]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.heartbeats) >= count:
+                return list(self.heartbeats)
+            time.sleep(0.02)
+        raise AssertionError(
+            f"expected {count} heartbeats within {timeout}s, got {len(self.heartbeats)}"
+        )
+
+    # the two functions
+    def handle_heartbeat(self, authorization: str, raw: bytes) -> tuple[int, Any]:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            body = None
+        self.heartbeats.append(Heartbeat(time.time(), authorization, body))
+        if self.heartbeat_mode == "hang":
+            self._release.wait()
+            return 500, {"error": "stand-in closed while hanging"}
+        if self.heartbeat_mode == "error":
+            return 500, {"error": "stand-in told to fail"}
+        if authorization != f"Bearer {self.droplet_token}":
+            return 401, {"error": "Invalid or unknown DTMA token"}
+        if not isinstance(body, dict):
+            return 400, {"error": "Invalid JSON body"}
+        return 204, None
+
+    def handle_refresh(self, toolbox_id: str, authorization: str) -> tuple[int, Any]:
+        if authorization != f"Bearer {self.user_jwt}":
+            return 401, {"error": "Unauthorized"}
+        toolbox = self._toolboxes.get(toolbox_id)
+        if toolbox is None:
+            return 500, {"error": f"Toolbox {toolbox_id} not found or access denied."}
+        url = f"http://{toolbox.agent_host}:{toolbox.agent_port}/status"
+        try:
+            resp = requests.get(
+                url, headers={"Authorization": f"Bearer {self.backend_key}"}, timeout=10
+            )
+            if not resp.ok:
+                raise RuntimeError(f"DTMA status check failed with HTTP {resp.status_code}")
+            body = resp.json()
+        except (requests.RequestException, RuntimeError, ValueError) as exc:
+            toolbox.row["status"] = "unresponsive"
+            return 500, {"error": f"Failed to refresh status from DTMA: {exc}"}
+        row = toolbox.row
+        row["dtma_last_known_version"] = body.get("version") or body.get("dtma_version")
+        row["dtma_health_details_json"] = (
+            body.get("environment") or body.get("system_metrics") or body
+        )
+        row["last_heartbeat_at"] = datetime.now(UTC).isoformat()
+        row["status"] = "active"
+        for item in body.get("tool_instances") or []:
+            instance_id = item.get("account_tool_instance_id") if isinstance(item, dict) else None
+            if instance_id:
+                self.instance_statuses[instance_id] = instance_status_from_docker(
+                    item.get("status")
+                )
+        return 200, dict(row)
+
+
+def _handler_for(backend: BackendStandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            authorization = self.headers.get("Authorization", "")
+            if self.path == HEARTBEAT_PATH:
+                status, body = backend.handle_heartbeat(authorization, raw)
+            elif match := REFRESH_PATH.match(self.path):
+                status, body = backend.handle_refresh(match.group(1), authorization)
+            else:
+                status, body = 404, {"error": "Not found"}
+            self._answer(status, body)
+
+        def _answer(self, status: int, body: Any) -> None:
+            payload = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            if payload:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:  # keep test output clean
+            pass
+
+    return Handler

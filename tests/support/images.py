@@ -1,0 +1,47 @@
+"""Tiny images the tests build locally: no registry is reachable from these machines."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import docker
+
+BUSYBOX = Path("/bin/busybox")
+TOOL_IMAGE = "dtma-test-tool:busybox"
+
+
+def busybox_rootfs_tar() -> bytes:
+    """A root filesystem holding only a static busybox, with /bin/sh pointing at it."""
+    if not BUSYBOX.exists():
+        raise RuntimeError(f"{BUSYBOX} is missing: apt-get install busybox-static")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for folder in ("bin", "tmp", "www"):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        tar.add(BUSYBOX, arcname="bin/busybox")
+        for applet in ("sh", "sleep", "httpd"):
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    return buf.getvalue()
+
+
+def ensure_tool_image(client: docker.DockerClient, tag: str = TOOL_IMAGE) -> str:
+    """Import the busybox image once; its default command is a small web server on port 8080."""
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    repository, _, version = tag.partition(":")
+    client.api.import_image_from_data(
+        busybox_rootfs_tar(),
+        repository=repository,
+        tag=version or "latest",
+        changes=['CMD ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]', "EXPOSE 8080"],
+    )
+    return tag
