@@ -33,7 +33,9 @@ class Settings:
         if not 0 < port < 65536:
             invalid.append("PORT")
             port = DEFAULT_PORT
-        interval = _number(env, "HEARTBEAT_INTERVAL_SECONDS", DEFAULT_HEARTBEAT_INTERVAL, float, invalid)
+        interval = _number(
+            env, "HEARTBEAT_INTERVAL_SECONDS", DEFAULT_HEARTBEAT_INTERVAL, float, invalid
+        )
         if not interval > 0:
             invalid.append("HEARTBEAT_INTERVAL_SECONDS")
             interval = DEFAULT_HEARTBEAT_INTERVAL

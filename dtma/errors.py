@@ -36,7 +36,10 @@ def describe_validation_error(exc: RequestValidationError) -> str:
         kind = err.get("type", "")
         if kind == "missing":
             parts.append(f"missing field: {where}")
-        elif kind == "string_pattern_mismatch" and loc[-1:] == ["instanceNameOnToolbox"]:
+        elif kind == "string_pattern_mismatch" and loc[-1:] in (
+            ["instanceNameOnToolbox"],
+            ["name"],
+        ):
             parts.append(f"{where} is not a valid Docker container name: {NAME_RULE}")
         elif kind == "json_invalid":
             parts.append("request body is not valid JSON")
@@ -45,17 +48,31 @@ def describe_validation_error(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    # Starlette lists only the first route matching the path; /tools has GET and POST routes.
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.message, **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = "not found"
-        return error_response(exc.status_code, message)
+        response = error_response(exc.status_code, message)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -103,10 +103,17 @@ class PortBindingRequest(BaseModel):
     HostPort: str = Field("", pattern=r"^[0-9]{0,5}$", description="empty: Docker picks one")
 
 
+# Keys other than "<port>[/proto]" are refused; the schema says so too (for fuzzers and clients).
+PortBindingMap = Annotated[
+    dict[PortKey, list[PortBindingRequest]],
+    Field(json_schema_extra={"additionalProperties": False}),
+]
+
+
 class HostConfigOverride(BaseModel):
     # Other HostConfig keys the backend may send are ignored: only port bindings are honoured.
     model_config = ConfigDict(extra="ignore")
-    PortBindings: dict[PortKey, list[PortBindingRequest]] | None = None
+    PortBindings: PortBindingMap | None = None
 
 
 class ConfigOverride(BaseModel):
@@ -116,7 +123,11 @@ class ConfigOverride(BaseModel):
 
 
 class CreateToolRequest(BaseModel):
-    dockerImageUrl: str = Field(min_length=1, max_length=512, pattern=r"^\S+$")
+    dockerImageUrl: str = Field(
+        max_length=512,
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._/:@+-]*$",
+        description="image reference, e.g. ghcr.io/org/tool:1.2",
+    )
     instanceNameOnToolbox: str = Field(max_length=128, pattern=NAME_PATTERN)
     accountToolInstanceId: str = Field(min_length=1, max_length=128)
     baseConfigOverrideJson: ConfigOverride | None = None

@@ -2,7 +2,8 @@
 
 from invoke import Collection
 
-from tasks import deploy, sandbox
+from tasks import demo, deploy, sandbox
 
 ns = Collection.from_module(deploy)
+ns.add_task(demo.demo)
 ns.add_collection(Collection.from_module(sandbox, name="sandbox"))

@@ -1,1 +1,222 @@
-"""Placeholder: replaced by the deploy tasks."""
+"""`fab -H root@droplet deploy` and its steps, each also a task of its own.
+
+Every task reads one DeploySettings (defaults <- fabric.yaml `dtma:` <- DTMA_DEPLOY_* <- flags)
+and reports expected failures as one line: host, step, cause, what to do.
+"""
+
+from __future__ import annotations
+
+import getpass
+import shlex
+import socket
+from typing import Any
+
+from fabric import task
+
+from tasks import lock, pipeline, release, settings, verify
+from tasks import report as reports
+from tasks import ship as shipping
+from tasks.commands import append_line
+from tasks.errors import host_keys, host_label
+from tasks.executor import one_line_errors, record_host
+from tasks.layers import plan_layers
+from tasks.operate import logs, plan, prune, releases, restart, rollback, status  # noqa: F401
+
+HELP = {
+    "env_file": "local env file for the agent (default .env); sent as /etc/dtma/dtma.env",
+    "context": "Docker build context (default: the project folder)",
+    "dockerfile": "Dockerfile inside the context (default Dockerfile)",
+    "base_image": "base image for the build (default: the Dockerfile's, or a local one)",
+    "verify_url": "where the agent answers (default http://HOST:30000); per host: H1=URL,H2=URL",
+    "verify_timeout": "seconds to wait for /health (default 60)",
+    "full": "send the whole image, not only the layers the host lacks",
+    "force_unlock": "break a deploy lock older than its TTL (default 15 min)",
+}
+
+
+def _settings(c: Any, **flags: Any) -> settings.DeploySettings:
+    # A bool flag left at False means "not given": config and environment still apply.
+    return settings.load(
+        c, **{k: (v or None) if isinstance(v, bool) else v for k, v in flags.items()}
+    )
+
+
+@task(help=HELP)
+def deploy(
+    c,
+    env_file=None,
+    context=None,
+    dockerfile=None,
+    base_image=None,
+    verify_url=None,
+    verify_timeout=None,
+    full=False,
+    force_unlock=False,
+):
+    """Build, ship only missing layers, check a candidate, swap, verify; roll back on failure."""
+    with one_line_errors():
+        s = _settings(
+            c,
+            env_file=env_file,
+            context=context,
+            dockerfile=dockerfile,
+            base_image=base_image,
+            verify_url=verify_url,
+            verify_timeout=verify_timeout,
+            full=full,
+            force_unlock=force_unlock,
+        )
+        run_deploy(c, s)
+
+
+def run_deploy(c: Any, s: settings.DeploySettings) -> reports.DeployReport:
+    """The whole pipeline for one host; the report is written and printed whatever happens."""
+    rep = reports.DeployReport(host=host_label(c))
+    touched = False
+    try:
+        with rep.phase("preflight"):
+            env = pipeline.load_env(s, rep.host)
+            s.agent_url(host_keys(c), c.host)  # a --verify-url without this host fails here
+        s = s.with_backend_key(env.values["BACKEND_TO_DTMA_API_KEY"])
+        rep.env_sha256 = env.sha256
+        with rep.phase("build"):
+            built = pipeline.build(s)
+        rep.version, rep.new_image = built.version, built.ref
+        with rep.phase("check"):
+            pipeline.check_host(c, s)
+        touched = True
+        with lock.held(c, s.lock_dir, s.lock_ttl, s.force_unlock):
+            run_locked(c, s, rep, env, built)
+    except Exception as exc:
+        rep.error = str(exc)
+        record_host(host_keys(c), rep.outcome, rep.error)
+        raise
+    else:
+        record_host(
+            host_keys(c),
+            rep.outcome,
+            f"{rep.version} answers at {s.agent_url(host_keys(c), c.host)}",
+        )
+    finally:
+        finish(c, s, rep, touched)
+    return rep
+
+
+def run_locked(
+    c: Any, s: settings.DeploySettings, rep: reports.DeployReport, env: Any, built: Any
+) -> None:
+    """Everything that changes the host, under its deploy lock."""
+    with rep.phase("plan"):
+        current = verify.container_state(c, s.container)
+        rep.old_image = current["Config"]["Image"] if current else None
+        missing = plan_layers(built.diff_ids, shipping.host_chain_ids(c)).missing
+        # Layer sizes are known only once the image is saved; a share of the image is the
+        # estimate, and the whole image when the base layer is missing (a fresh host).
+        share = 1.0 if 0 in missing else len(missing) / max(1, len(built.diff_ids))
+        pipeline.check_disk(c, s, int(built.size * share))
+        pipeline.run(c, "plan", shlex.join(["mkdir", "-p", "-m", "700", s.stage_dir]))
+    with rep.phase("ship"):
+        shipped = shipping.ship(c, built.ref, stage_dir=s.stage_dir, full=s.full)
+    rep.bytes_sent, rep.image_bytes = shipped.bytes_sent, shipped.image_bytes
+    rep.layers_total, rep.layers_sent = shipped.layers_total, shipped.layers_sent
+    rep.full_transfer, rep.fell_back = shipped.full, shipped.fell_back
+    with rep.phase("env"):
+        pipeline.install_env(c, s, env)
+    with rep.phase("candidate"):
+        rep.outcome = "refused (candidate failed, running agent untouched)"
+        release.check_candidate(c, s, built.ref, built.version)
+    with rep.phase("release"):
+        rep.outcome = "failed during release"
+        release.swap(c, s, built.ref, built.version)
+    try:
+        with rep.phase("verify"):
+            rep.verify = pipeline.verify_release(c, s, built.version)
+    except verify.VerifyFailed as failure:
+        rep.verify = f"failed: {failure}"
+        with rep.phase("rollback"):
+            error = pipeline.roll_back_after(c, s, failure, built.version)
+        rep.outcome = "rolled back" if "rolled back" in error.hint else "failed (left stopped)"
+        raise error from None
+    rep.outcome = "deployed"
+
+
+def finish(c: Any, s: settings.DeploySettings, rep: reports.DeployReport, touched: bool) -> None:
+    print(reports.render(rep))
+    path = reports.write(rep, s.reports_dir)
+    print(f"report: {path}")
+    if touched:
+        line = reports.audit_line(rep, f"{getpass.getuser()}@{socket.gethostname()}")
+        c.run(append_line(s.audit_log, line), hide=True, warn=True)
+
+
+@task(help={k: HELP[k] for k in ("context", "dockerfile", "base_image")})
+def build(c, context=None, dockerfile=None, base_image=None):
+    """Build the agent image dtma:<version> (and dtma:latest) on this machine."""
+    with one_line_errors():
+        built = pipeline.build(
+            _settings(c, context=context, dockerfile=dockerfile, base_image=base_image)
+        )
+        print(f"built {built.ref} ({built.image_id[7:19]}, {reports.human_bytes(built.size)})")
+
+
+@task(help={k: HELP[k] for k in ("context", "dockerfile", "base_image", "full")})
+def ship(c, context=None, dockerfile=None, base_image=None, full=False):
+    """Build if needed and send the image to the host (only the layers it lacks)."""
+    with one_line_errors():
+        s = _settings(c, context=context, dockerfile=dockerfile, base_image=base_image, full=full)
+        built = pipeline.build(s)
+        print(shipping.ship(c, built.ref, stage_dir=s.stage_dir, full=s.full).summary())
+
+
+@task(help={"env_file": HELP["env_file"]})
+def env(c, env_file=None):
+    """Install the local env file on the host as /etc/dtma/dtma.env (root, 0600, atomic)."""
+    with one_line_errors():
+        s = _settings(c, env_file=env_file)
+        loaded = pipeline.load_env(s, host_label(c))
+        with lock.held(c, s.lock_dir, s.lock_ttl):
+            print(f"env file installed, sha256 {pipeline.install_env(c, s, loaded)}")
+
+
+@task(
+    name="release",
+    help={
+        "image": "image on the host to release (default: dtma:<version of the context>)",
+        **{k: HELP[k] for k in ("env_file", "context", "verify_url", "verify_timeout")},
+    },
+)
+def release_(c, image=None, env_file=None, context=None, verify_url=None, verify_timeout=None):
+    """Candidate check, swap and verify an image already on the host; roll back on failure."""
+    with one_line_errors():
+        s = _settings(
+            c,
+            env_file=env_file,
+            context=context,
+            verify_url=verify_url,
+            verify_timeout=verify_timeout,
+        )
+        s = s.with_backend_key(
+            pipeline.load_env(s, host_label(c)).values["BACKEND_TO_DTMA_API_KEY"]
+        )
+        ref = image or f"{pipeline.REPOSITORY}:{pipeline.source_version(s)}"
+        version = ref.split(":", 1)[1]
+        with lock.held(c, s.lock_dir, s.lock_ttl):
+            release.check_candidate(c, s, ref, version)
+            release.swap(c, s, ref, version)
+            try:
+                print(pipeline.verify_release(c, s, version))
+            except verify.VerifyFailed as failure:
+                raise pipeline.roll_back_after(c, s, failure, version) from None
+
+
+@task(name="verify", help={k: HELP[k] for k in ("env_file", "verify_url", "verify_timeout")})
+def verify_(c, env_file=None, verify_url=None, verify_timeout=None):
+    """Check the running agent as the backend would: health, /status, auth, stability."""
+    with one_line_errors():
+        s = _settings(c, env_file=env_file, verify_url=verify_url, verify_timeout=verify_timeout)
+        s = s.with_backend_key(
+            pipeline.load_env(s, host_label(c)).values["BACKEND_TO_DTMA_API_KEY"]
+        )
+        state = verify.container_state(c, s.container) or {}
+        version = (state.get("Config", {}).get("Labels") or {}).get("dtma.version", "")
+        print(pipeline.verify_release(c, s, version))

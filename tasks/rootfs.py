@@ -62,11 +62,13 @@ def ensure_rootfs_image(
     packages: Sequence[str],
     changes: Sequence[str] = (),
     files: Mapping[str, Path] | None = None,
+    prune: Sequence[str] = (),
     quiet: bool = False,
 ) -> str:
     """Return `tag`, building it once with debootstrap + docker import when it is missing.
 
-    `files` maps absolute paths inside the root filesystem to host files copied in before import.
+    `files` maps absolute paths inside the root filesystem to host files copied in before import;
+    `prune` lists folders inside it whose contents are dropped (docs, locales, apt lists).
     A lock file makes concurrent callers wait for one build instead of running two.
     """
     if image_exists(client, tag):
@@ -81,7 +83,7 @@ def ensure_rootfs_image(
         fcntl.flock(lock, fcntl.LOCK_EX)
         if image_exists(client, tag):
             return tag
-        _build(tag, packages, changes, dict(files or {}), quiet)
+        _build(tag, packages, changes, dict(files or {}), prune, quiet)
     return tag
 
 
@@ -90,6 +92,7 @@ def _build(
     packages: Sequence[str],
     changes: Sequence[str],
     files: dict[str, Path],
+    prune: Sequence[str],
     quiet: bool,
 ) -> None:
     say = (lambda _msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -106,7 +109,12 @@ def _build(
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination)
         # apt's downloaded packages are of no use inside an image.
-        shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
+        for folder in ("var/cache/apt/archives", *(p.strip("/") for p in prune)):
+            for entry in (rootfs / folder).glob("*"):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
         say(f"  debootstrap done in {time.monotonic() - started:.0f} s; docker import {tag}...")
         started = time.monotonic()
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)

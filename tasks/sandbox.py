@@ -1,1 +1,224 @@
-"""Placeholder: replaced by the sandbox tasks."""
+"""Sandbox droplets: throwaway "fresh servers" on this machine, reachable over real SSH on
+127.0.0.1. `fab sandbox.up`, then deploy to it; `fab sandbox.down` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+from invoke import Exit, task
+
+from tasks.droplet import (
+    LABEL,
+    STATE_DIR,
+    Sandbox,
+    SandboxError,
+    _container,
+    _from_labels,
+    docker_client,
+    engine_answers,
+    ensure_droplet_image,
+    ensure_key,
+    find,
+    find_all,
+    key_dir,
+    port_is_free,
+    run_argv,
+    volume_name,
+    wait_until_ready,
+)
+
+__all__ = ["Sandbox", "SandboxError", "down", "find", "find_all", "reboot", "up"]
+
+SSH_CONFIG = STATE_DIR / "ssh_config"
+# A Docker container name that is also a plain ssh_config Host.
+VALID_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def up(
+    name: str = "sandbox", ssh_port: int = 2222, http_port: int = 30000, *, quiet: bool = False
+) -> Sandbox:
+    """Start (or find) the sandbox `name` and return it once SSH and its engine answer."""
+    if not VALID_NAME.fullmatch(name):
+        raise SandboxError(f"bad sandbox name {name!r}: use letters, digits, '.', '_' or '-'")
+    client = docker_client()
+    container = _container(client, name)
+    if container is not None and LABEL not in container.labels:
+        raise SandboxError(f"a container named {name} exists and is not a sandbox; pick --name")
+    if container is not None and not (key_dir(name) / "id_ed25519").exists():
+        raise SandboxError(
+            f"the key of sandbox {name} is gone; `fab sandbox.down --name {name}`, then up again"
+        )
+    key_path, public_key = ensure_key(name)
+    wanted = Sandbox(name, ssh_port, http_port, key_path)
+    if container is not None:
+        existing = _from_labels(container)
+        if existing != wanted:
+            raise SandboxError(
+                f"sandbox {name} already exists on ports {existing.ssh_port}/"
+                f"{existing.http_port}; use those or `fab sandbox.down --name {name}` first"
+            )
+        if container.status != "running":
+            container.start()
+    else:
+        for port in (ssh_port, http_port):
+            if not port_is_free(port):
+                raise SandboxError(f"port {port} on 127.0.0.1 is already in use; pick another port")
+        ensure_droplet_image(client, quiet=quiet)
+        started = subprocess.run(
+            run_argv(name, ssh_port, http_port, key_path),
+            env={**os.environ, "SANDBOX_AUTHORIZED_KEY": public_key},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if started.returncode != 0:
+            raise SandboxError(f"sandbox {name}: docker run failed: {started.stderr.strip()}")
+    wait_until_ready(wanted)
+    write_ssh_config()
+    return wanted
+
+
+def down(name: str = "sandbox") -> None:
+    """Remove the sandbox's container, its engine volume and its key folder."""
+    client = docker_client()
+    container = _container(client, name)
+    if container is not None:
+        if LABEL not in container.labels:
+            raise SandboxError(f"container {name} is not a sandbox; not removing it")
+        container.remove(force=True, v=True)
+    with contextlib.suppress(docker.errors.NotFound):
+        client.volumes.get(volume_name(name)).remove(force=True)
+    shutil.rmtree(key_dir(name), ignore_errors=True)
+    write_ssh_config()
+
+
+def reboot(name: str = "sandbox") -> Sandbox:
+    """`docker restart` the droplet (a real reboot) and wait until SSH and the engine answer."""
+    sandbox = find(name)
+    if sandbox is None:
+        raise SandboxError(f"no sandbox named {name}; start it with `fab sandbox.up --name {name}`")
+    # 20 s lets the inner engine stop its containers cleanly, like a real reboot.
+    docker_client().containers.get(name).restart(timeout=20)
+    wait_until_ready(sandbox)
+    return sandbox
+
+
+def ssh_config_text(sandboxes: list[Sandbox]) -> str:
+    blocks = [
+        f"Host {s.name}\n"
+        f"    HostName 127.0.0.1\n"
+        f"    Port {s.ssh_port}\n"
+        f"    User root\n"
+        f"    IdentityFile {s.key_path}\n"
+        f"    IdentitiesOnly yes\n"
+        f"    StrictHostKeyChecking no\n"
+        f"    UserKnownHostsFile /dev/null\n"
+        f"    LogLevel ERROR\n"
+        for s in sandboxes
+    ]
+    return "# Written by `fab sandbox.up`: one entry per sandbox droplet.\n" + "\n".join(blocks)
+
+
+def write_ssh_config() -> Path:
+    """Rewrite .sandbox/ssh_config from the sandboxes that exist now."""
+    STATE_DIR.mkdir(exist_ok=True)
+    # Write then rename: a reader never sees half a file, even with sandboxes coming and going.
+    partial = SSH_CONFIG.with_name(f".ssh_config.{os.getpid()}")
+    partial.write_text(ssh_config_text([s for s, _ in find_all()]))
+    partial.replace(SSH_CONFIG)
+    return SSH_CONFIG
+
+
+def _fail(exc: SandboxError) -> Exit:
+    return Exit(f"sandbox: {exc}", code=1)
+
+
+NAME_HELP = "sandbox name (container name, ssh_config Host); default: sandbox"
+
+
+@task(
+    name="up",
+    help={
+        "name": NAME_HELP,
+        "ssh_port": "port on 127.0.0.1 for SSH (default 2222)",
+        "http_port": "port on 127.0.0.1 for the agent's 30000 (default 30000)",
+    },
+)
+def up_task(c, name="sandbox", ssh_port=2222, http_port=30000):
+    """Start a sandbox droplet (sshd + its own Docker engine) and say how to reach it."""
+    try:
+        sandbox = up(name, int(ssh_port), int(http_port))
+    except SandboxError as exc:
+        raise _fail(exc) from None
+    key = os.path.relpath(sandbox.key_path)
+    config = os.path.relpath(SSH_CONFIG)
+    print(f"sandbox {name} is up")
+    print(f"  fab -H {sandbox.host} -i {key} <task>")
+    print(f"  fab -S {config} -H {name} <task>")
+    print(f"  ssh: fab sandbox.ssh --name {name}   agent: {sandbox.agent_url}")
+
+
+@task(name="down", help={"name": NAME_HELP})
+def down_task(c, name="sandbox"):
+    """Remove a sandbox droplet: container, engine volume and key; nothing stays behind."""
+    try:
+        down(name)
+    except SandboxError as exc:
+        raise _fail(exc) from None
+    print(f"sandbox {name} removed")
+
+
+@task
+def status(c):
+    """List the sandbox droplets: name, ports, container state, inner engine."""
+    try:
+        sandboxes = find_all()
+    except SandboxError as exc:
+        raise _fail(exc) from None
+    if not sandboxes:
+        print("no sandboxes (start one with `fab sandbox.up`)")
+        return
+    width = max(len(box.name) for box, _ in sandboxes)
+    print(f"{'NAME':<{width}}  {'SSH':>5}  {'HTTP':>5}  {'STATE':<10} ENGINE")
+    for box, state in sandboxes:
+        engine = engine_answers(box) if state == "running" else None
+        print(
+            f"{box.name:<{width}}  {box.ssh_port:>5}  {box.http_port:>5}  {state:<10} "
+            f"{'docker ' + engine if engine else 'not answering'}"
+        )
+
+
+@task(name="reboot", help={"name": NAME_HELP})
+def reboot_task(c, name="sandbox"):
+    """Reboot a sandbox droplet (docker restart) and time how long until SSH and Docker answer."""
+    started = time.monotonic()
+    try:
+        reboot(name)
+    except SandboxError as exc:
+        raise _fail(exc) from None
+    print(
+        f"sandbox {name} rebooted: SSH and Docker answer after {time.monotonic() - started:.1f} s"
+    )
+
+
+@task(help={"name": NAME_HELP})
+def ssh(c, name="sandbox"):
+    """Open an interactive SSH session on a sandbox droplet."""
+    try:
+        sandbox = find(name)
+    except SandboxError as exc:
+        raise _fail(exc) from None
+    if sandbox is None:
+        raise Exit(f"sandbox: no sandbox named {name}; start it with `fab sandbox.up`", code=1)
+    argv = sandbox.ssh_argv()
+    print(shlex.join(argv))
+    os.execvp(argv[0], argv)

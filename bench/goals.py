@@ -1,0 +1,97 @@
+"""The issue's goals, judged from the summaries: met, missed by how much, or not measured."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from bench.figures import CaseSummary
+from bench.units import human_bytes
+
+CODE_BYTES_FRACTION = 1 / 1000
+CODE_WALL_FRACTION = 1 / 5
+MAX_OUTAGE_SECONDS = 1.0
+NO_CHANGE_MAX_BYTES = 10_000
+REDEPLOY_CASES = ("code", "deps", "nochange")
+
+
+@dataclass(frozen=True)
+class GoalResult:
+    goal: str
+    measured: str
+    met: bool | None  # None: not measured in this run
+    verdict: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _not_measured(goal: str, why: str) -> GoalResult:
+    return GoalResult(goal, "-", None, f"not measured ({why})")
+
+
+def _fraction_goal(
+    goal: str, case: CaseSummary | None, metric: str, fraction: float, show
+) -> GoalResult:
+    if case is None:
+        return _not_measured(goal, "case not run")
+    baseline, ours = case.median("baseline", metric), case.median("ours", metric)
+    if baseline is None or ours is None:
+        return _not_measured(goal, "no successful rounds for both pipelines")
+    budget = baseline * fraction
+    share = "0" if ours == 0 else f"1/{baseline / ours:,.0f}"
+    measured = f"ours {show(ours)} vs baseline {show(baseline)} (median): {share} of the baseline"
+    if ours <= budget:
+        return GoalResult(goal, measured, True, "met")
+    return GoalResult(goal, measured, False, f"missed by {show(ours - budget)} over {show(budget)}")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def judge(cases: Mapping[str, CaseSummary]) -> list[GoalResult]:
+    """Every goal of the issue, in the order the issue lists them."""
+    results = [
+        _fraction_goal(
+            "code-only change: bytes <= 1/1000 of baseline",
+            cases.get("code"),
+            "wire_bytes",
+            CODE_BYTES_FRACTION,
+            human_bytes,
+        ),
+        _fraction_goal(
+            "code-only change: wall <= 1/5 of baseline",
+            cases.get("code"),
+            "wall_seconds",
+            CODE_WALL_FRACTION,
+            _seconds,
+        ),
+    ]
+    goal = f"downtime: longest outage <= {MAX_OUTAGE_SECONDS:.1f} s (worst redeploy round, ours)"
+    worst = [
+        (cases[name].maximum("ours", "downtime_seconds"), name)
+        for name in REDEPLOY_CASES
+        if name in cases and cases[name].maximum("ours", "downtime_seconds") is not None
+    ]
+    if not worst:
+        results.append(_not_measured(goal, "no redeploy case with probes"))
+    else:
+        seconds, name = max(worst)
+        measured = f"{seconds:.2f} s (case {name})"
+        if seconds <= MAX_OUTAGE_SECONDS:
+            results.append(GoalResult(goal, measured, True, "met"))
+        else:
+            over = seconds - MAX_OUTAGE_SECONDS
+            results.append(GoalResult(goal, measured, False, f"missed by {over:.2f} s"))
+    goal = f"no-change redeploy: <= {human_bytes(NO_CHANGE_MAX_BYTES)} on the wire (median, ours)"
+    case = cases.get("nochange")
+    sent = None if case is None else case.median("ours", "wire_bytes")
+    if sent is None:
+        results.append(_not_measured(goal, "case not run" if case is None else "no ours rounds"))
+    elif sent <= NO_CHANGE_MAX_BYTES:
+        results.append(GoalResult(goal, human_bytes(sent), True, "met"))
+    else:
+        over = human_bytes(sent - NO_CHANGE_MAX_BYTES)
+        results.append(GoalResult(goal, human_bytes(sent), False, f"missed by {over}"))
+    return results

@@ -1,0 +1,238 @@
+"""Redeploy cost: `fab deploy` against `docker save | gzip | ssh docker load`, side by side.
+
+    python -m bench.redeploy [--rounds N] [--cold-rounds N] [--cases code,deps,nochange,cold,multi]
+
+Each pipeline deploys to its own sandbox droplet, so the two never share layers on a host. The
+first deploy of each is the warm-up (unmeasured); then, per case, the rounds alternate baseline,
+ours, baseline, ours ... Defaults: code 5 rounds, deps 2, nochange 3, cold 2 (fewer than 5 where
+a round is expensive, so that the whole run fits in 10 minutes on 2 cores). Prints a table on
+stdout, progress on stderr, and writes bench/results/<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from subprocess import CalledProcessError
+
+import docker
+
+from bench import ours
+from bench.baseline import Baseline, StepFailed
+from bench.contexts import PROJECT_DIR, make_context
+from bench.figures import Measurement, summarize_case
+from bench.goals import judge
+from bench.machine import machine_info
+from bench.multihost import multi_host, render_multi
+from bench.runner import SandboxPool, Target, baseline_target, measure, ours_target, run_rounds, say
+from bench.runner import describe as describe_measurement
+from bench.table import render_cases, render_goals
+from tasks.images import resolve_base_image
+from tasks.sandbox import Sandbox, SandboxError
+
+CASES = ("code", "deps", "nochange", "cold", "multi")
+REDEPLOY_CASES = ("code", "deps", "nochange")
+# Cut from 5 so the default run fits in 10 minutes on 2 cores; `--rounds 5` restores them.
+DEFAULT_ROUNDS = {"code": 5, "deps": 2, "nochange": 3}
+RESULTS_DIR = PROJECT_DIR / "bench" / "results"
+FIRST_PORT = 42300
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.redeploy", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    add = parser.add_argument
+    add("--rounds", type=int, help="rounds of code, deps, nochange (default 5, 2, 3)")
+    add("--cold-rounds", type=int, default=2, help="rounds of cold, fresh droplets each (2)")
+    add("--warmup", type=int, default=0, help="unmeasured code-only rounds (0: see above)")
+    add("--cases", default=",".join(CASES), help=f"comma list from {','.join(CASES)} (all)")
+    add("--out", type=Path, default=RESULTS_DIR, help="folder for the JSON (bench/results)")
+    args = parser.parse_args(argv)
+    args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = sorted(set(args.cases) - set(CASES))
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    if min(args.rounds or 1, args.cold_rounds) < 1 or args.warmup < 0:
+        parser.error("--rounds and --cold-rounds must be at least 1, --warmup at least 0")
+    args.case_rounds = {c: args.rounds or n for c, n in DEFAULT_ROUNDS.items()}
+    args.case_rounds["cold"] = args.cold_rounds
+    return args
+
+
+def write_env_file(folder: Path) -> Path:
+    """Throwaway credentials; the heartbeat goes to the agent container's own loopback, so the
+    agent puts nothing on the droplet's wire between deploys."""
+    path = folder / "bench.env"
+    path.touch(mode=0o600)
+    path.write_text(
+        f"DTMA_BEARER_TOKEN={secrets.token_hex(16)}\n"
+        f"BACKEND_TO_DTMA_API_KEY={secrets.token_hex(16)}\n"
+        "AGENTOPIA_API_BASE_URL=http://127.0.0.1:9/functions/v1\n"
+        "PORT=30000\n"
+    )
+    return path
+
+
+class Run:
+    """One benchmark run: its sandboxes, contexts, measurements and what ours could not do."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args, self.workdir = args, workdir
+        self.run_id = secrets.token_hex(3)
+        self.pool = SandboxPool(f"dtma-bench-{self.run_id}", FIRST_PORT)
+        self.env_file = write_env_file(workdir)
+        self.base_image = resolve_base_image(None, docker.from_env(), quiet=True)
+        self.tag = f"dtma-bench-baseline-{self.run_id}:latest"
+        self.ours_missing = ours.unavailable_reason()
+        self.measurements: list[Measurement] = []
+        # Every deploy, measured or not: the images they built are removed at the end.
+        self.deploys: list[Measurement] = []
+        # Droplets the cold case deployed ours to, kept for the multi-host case.
+        self.ours_deployed: list[Sandbox] = []
+        self.multi: dict | None = None
+
+    def baseline_on(self, role: str, context: Path) -> Target:
+        pipeline = Baseline(self.pool.up(role), self.env_file, self.base_image, self.tag)
+        pipeline.install_env()
+        return baseline_target(pipeline, context)
+
+    def first_deploy(self, target: Target, label: str) -> bool:
+        """An unmeasured deploy; a failing `ours` makes ours "not available" for the rest."""
+        say(f"[{label}] {target.pipeline} first deploy to {target.sandboxes[0].name} ...")
+        m = measure(target, "setup", 0, f"{self.run_id} setup", probe=False)
+        self.deploys.append(m)
+        say(f"[{label}] {target.pipeline}: {describe_measurement(m)}")
+        if m.error and target.pipeline == "ours":
+            self.ours_missing = m.error
+        return m.error is None
+
+    def execute(self) -> None:
+        cases = self.args.cases
+        contexts = {p: make_context(self.workdir / f"context-{p}") for p in ("baseline", "ours")}
+        targets: list[Target] = []
+        if any(c in cases for c in (*REDEPLOY_CASES, "multi")):
+            targets.append(self.baseline_on("baseline", contexts["baseline"]))
+            if self.ours_missing is None:
+                targets.append(ours_target([self.pool.up("ours")], self.env_file, contexts["ours"]))
+            targets = [t for t in targets if self.first_deploy(t, "setup")]
+            if self.args.warmup:
+                warm = run_rounds(targets, "code", self.args.warmup, self.run_id, True, "warm-up")
+                self.deploys += warm
+            for case in (c for c in REDEPLOY_CASES if c in cases):
+                rounds = self.args.case_rounds[case]
+                self.measurements += run_rounds(targets, case, rounds, self.run_id, True, case)
+        if "cold" in cases:
+            self.cold(contexts)
+        if "multi" in cases:
+            ours_single = next((t for t in targets if t.pipeline == "ours"), None)
+            if ours_single is None or self.ours_missing:
+                self.multi = {"error": f"ours not available: {self.ours_missing}"}
+            else:
+                self.multi = multi_host(
+                    self.pool,
+                    ours_single,
+                    self.ours_deployed,
+                    self.env_file,
+                    self.run_id,
+                    self.deploys.append,
+                )
+
+    def cold(self, contexts: dict[str, Path]) -> None:
+        """Every round on fresh, empty droplets: the first deploy a new server gets."""
+        rounds = self.args.cold_rounds
+        for round_no in range(1, rounds + 1):
+            for pipeline in ("baseline", "ours"):
+                if pipeline == "ours" and self.ours_missing:
+                    continue
+                role = f"cold-{pipeline}-{round_no}"
+                if pipeline == "baseline":
+                    target = self.baseline_on(role, contexts["baseline"])
+                else:
+                    target = ours_target([self.pool.up(role)], self.env_file, contexts["ours"])
+                say(f"[cold {round_no}/{rounds}] {pipeline} to a fresh droplet ...")
+                m = measure(target, "cold", round_no, "", probe=False)
+                say(f"[cold {round_no}/{rounds}] {pipeline}: {describe_measurement(m)}")
+                self.measurements.append(m)
+                keep = "multi" in self.args.cases and len(self.ours_deployed) < 2
+                if pipeline == "ours" and keep and m.error is None:
+                    self.ours_deployed.append(target.sandboxes[0])
+                else:
+                    self.pool.down(target.sandboxes[0])
+
+    def remove_images(self) -> None:
+        """The images this run built on the local engine (nobody else's)."""
+        refs = {self.tag}
+        for m in self.measurements + self.deploys:
+            for report in m.details.get("reports", []):
+                if report.get("new_image") and not str(report["new_image"]).endswith(":latest"):
+                    refs.add(report["new_image"])
+        client = docker.from_env()
+        for ref in refs:
+            # Still in use by a container, or already gone: leave it.
+            with contextlib.suppress(docker.errors.DockerException):
+                client.images.remove(ref, noprune=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started, started_at = time.monotonic(), datetime.now(UTC)
+    workdir = Path(tempfile.mkdtemp(prefix="dtma-bench-"))
+    try:
+        run = Run(args, workdir)
+        if run.ours_missing:
+            say(f"ours: not available ({run.ours_missing}); measuring the baseline only")
+        with run.pool.session():
+            run.execute()
+        run.remove_images()
+    except (SandboxError, StepFailed, docker.errors.DockerException, CalledProcessError) as exc:
+        print(f"bench: setup failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    seconds = time.monotonic() - started
+    summaries = {
+        c: summarize_case(c, run.measurements) for c in CASES if c in args.cases and c != "multi"
+    }
+    goals = judge(summaries)
+    print(render_cases(summaries, "not available" if run.ours_missing else "-"))
+    if run.multi is not None:
+        print(render_multi(run.multi))
+    if run.ours_missing:
+        print(f"ours: not available: {run.ours_missing}")
+    print(render_goals(goals))
+    print(f"run took {seconds:.0f} s on {machine_info()['cores']} cores")
+    document = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "duration_seconds": round(seconds, 1),
+        "machine": machine_info(),
+        "settings": {
+            "rounds": {c: n for c, n in args.case_rounds.items() if c in args.cases},
+            "warmup": args.warmup,
+            "cases": args.cases,
+            "baseline": "docker build; docker save | gzip -1 | ssh docker load; stop, rm, run",
+            "wire_bytes": "rx_bytes of the target droplet's eth0, before and after",
+            "probe_interval_seconds": 0.05,
+        },
+        "ours": {"available": run.ours_missing is None, "reason": run.ours_missing},
+        "cases": {c: s.as_dict() for c, s in summaries.items()},
+        "multi_host": run.multi,
+        "goals": [g.as_dict() for g in goals],
+        "measurements": [m.as_dict() for m in run.measurements],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{started_at.strftime('%Y-%m-%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

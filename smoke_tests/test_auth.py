@@ -1,0 +1,80 @@
+"""Promise: only the backend's key opens the agent; everything else is turned away cleanly."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from smoke_tests.agent_client import NO_BODY, AgentClient, Answer, bearer
+from smoke_tests.checks import KEY_REJECTED, answer_or_fail, server_error
+from smoke_tests.promises import broken
+from smoke_tests.settings import SmokeSettings
+
+pytestmark = pytest.mark.promise("auth")
+
+PROTECTED = ["/status", "/tools"]
+PRIVATE_STATUS_FIELDS = ("tool_instances", "environment", "system_metrics")
+WRONG_TOKEN = "smoke-wrong-" + secrets.token_hex(12)
+
+
+def expect_rejection(answer: Answer, expected: int, presented: tuple[str, ...]) -> None:
+    if 200 <= answer.status < 300:
+        broken(
+            f"{answer.method} {answer.path} accepted credentials it must refuse "
+            f"(HTTP {answer.status}, expected {expected}): the agent accepts any token, "
+            "so anyone who can reach the port can run containers"
+        )
+    if answer.status >= 500:
+        broken(f"expected HTTP {expected}, not a server error — {server_error(answer)}")
+    if answer.status != expected:
+        broken(f"expected HTTP {expected}: {answer.brief()}")
+    if not answer.is_json or answer.json() is NO_BODY:
+        broken(f"the {expected} body is not JSON: {answer.brief()}")
+    if any(token and token in answer.text for token in presented):
+        broken(f"the {expected} body echoes the presented token back (it must not)")
+
+
+def test_tools_without_credentials_is_401(agent: AgentClient) -> None:
+    expect_rejection(answer_or_fail(agent, "GET", "/tools"), 401, ())
+
+
+def test_status_without_credentials_shows_only_the_public_summary(agent: AgentClient) -> None:
+    answer = answer_or_fail(agent, "GET", "/status")
+    if answer.status != 200:
+        broken(f"the console panel calls /status without credentials: {answer.brief()}")
+    body = answer.json()
+    leaked = [f for f in PRIVATE_STATUS_FIELDS if isinstance(body, dict) and f in body]
+    if leaked:
+        broken(f"/status without credentials shows {', '.join(leaked)}: only the public summary")
+
+
+@pytest.mark.parametrize("path", PROTECTED)
+def test_other_scheme_is_401(agent: AgentClient, settings: SmokeSettings, path: str) -> None:
+    # The right key under another scheme: an agent that ignores the scheme would let it in.
+    headers = {"Authorization": f"Basic {settings.api_key}"}
+    answer = answer_or_fail(agent, "GET", path, headers=headers)
+    expect_rejection(answer, 401, (settings.api_key,))
+
+
+@pytest.mark.parametrize("path", PROTECTED)
+def test_empty_bearer_is_401(agent: AgentClient, path: str) -> None:
+    answer = answer_or_fail(agent, "GET", path, headers={"Authorization": "Bearer "})
+    expect_rejection(answer, 401, ())
+
+
+@pytest.mark.parametrize("path", PROTECTED)
+def test_wrong_bearer_is_403(agent: AgentClient, path: str) -> None:
+    answer = answer_or_fail(agent, "GET", path, headers=bearer(WRONG_TOKEN))
+    expect_rejection(answer, 403, (WRONG_TOKEN,))
+
+
+@pytest.mark.parametrize("path", PROTECTED)
+def test_backend_key_is_accepted(agent: AgentClient, settings: SmokeSettings, path: str) -> None:
+    answer = answer_or_fail(agent, "GET", path, headers=bearer(settings.api_key))
+    if answer.status in (401, 403):
+        broken(KEY_REJECTED.format(status=answer.status))
+    if answer.status >= 500:
+        broken(server_error(answer))
+    if answer.status != 200:
+        broken(f"expected HTTP 200 with the backend key: {answer.brief()}")

@@ -1,0 +1,76 @@
+"""`fab demo`: the whole job on this machine — sandbox droplet up, deploy, smoke suite."""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+import sys
+from pathlib import Path
+
+from invoke import Context, task
+
+from tasks import sandbox
+
+BIN = Path(sys.executable).parent
+# The sandbox has no backend to talk to: its heartbeat goes to a loopback port where nothing
+# listens (inside the agent's own container), so it backs off quietly and no traffic leaves.
+DEMO_BACKEND_URL = "http://127.0.0.1:9/functions/v1"
+
+
+def demo_env_file(box: sandbox.Sandbox) -> Path:
+    """An env file with fresh random tokens for this sandbox, made once, readable by root only."""
+    path = box.key_path.parent / "demo.env"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(
+            f"DTMA_BEARER_TOKEN={secrets.token_hex(32)}\n"
+            f"BACKEND_TO_DTMA_API_KEY={secrets.token_hex(32)}\n"
+            f"AGENTOPIA_API_BASE_URL={DEMO_BACKEND_URL}\n"
+        )
+    return path
+
+
+@task(
+    help={
+        "name": "sandbox droplet name (default: sandbox)",
+        "ssh_port": "loopback port for the sandbox's SSH (default: 2222)",
+        "http_port": "loopback port where the sandbox publishes the agent's 30000 (default: 30000)",
+    }
+)
+def demo(c: Context, name: str = "sandbox", ssh_port: int = 2222, http_port: int = 30000) -> None:
+    """Sandbox droplet up -> `fab deploy` into it -> smoke suite against it."""
+    box = sandbox.up(name=name, ssh_port=ssh_port, http_port=http_port)
+    env_file = demo_env_file(box)
+    pty = sys.stdout.isatty()
+    deploy = [
+        str(BIN / "fab"),
+        "-H",
+        box.host,
+        "-i",
+        str(box.key_path),
+        "deploy",
+        "--env-file",
+        str(env_file),
+        "--verify-url",
+        box.agent_url,
+    ]
+    smoke = [
+        str(BIN / "pytest"),
+        "smoke_tests",
+        "-q",
+        "--host",
+        f"127.0.0.1:{box.http_port}",
+        "--env-file",
+        str(env_file),
+        "--ssh",
+        box.host,
+        "--ssh-key",
+        str(box.key_path),
+    ]
+    for step in (deploy, smoke):
+        print(f"\n$ {shlex.join(step)}", flush=True)
+        c.run(shlex.join(step), pty=pty)
+    print(f"\nThe agent answers at {box.agent_url} (try {box.agent_url}/status).")
+    print(
+        f"Tokens: {env_file} (mode 0600). Remove the sandbox with: fab sandbox.down --name {name}"
+    )

@@ -1,0 +1,160 @@
+"""Is the agent serving? HTTP checks from the deploying machine, container checks over SSH."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from tasks import commands
+
+STATUS_FIELDS = ("status", "service", "version", "dtma_version", "uptime_seconds")
+FULL_FIELDS = ("environment", "system_metrics", "tool_instances")
+
+
+class VerifyFailed(Exception):
+    """One check did not pass; the message says which and what was seen."""
+
+
+@dataclass(frozen=True)
+class AgentReport:
+    url: str
+    version: str
+    status: str
+    health_seconds: float
+
+
+def wait_for_health(
+    url: str, timeout: float, poll: float = 0.2, alive: Callable[[], None] | None = None
+) -> float:
+    """Seconds until GET /health answered 200, or VerifyFailed after `timeout`.
+
+    `alive` (called about once a second) raises VerifyFailed early when the container died,
+    so a process that exits at start fails in seconds, not after the whole timeout.
+    """
+    started = last_alive = time.monotonic()
+    last = "no answer"
+    while True:
+        if alive and time.monotonic() - last_alive >= 1.0:
+            alive()
+            last_alive = time.monotonic()
+        try:
+            response = requests.get(f"{url}/health", timeout=2)
+            if response.status_code == 200:
+                return time.monotonic() - started
+            last = f"HTTP {response.status_code}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        if time.monotonic() - started > timeout:
+            raise VerifyFailed(f"{url}/health did not answer 200 within {timeout:.0f} s ({last})")
+        time.sleep(poll)
+
+
+def _get_status(url: str, key: str | None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    try:
+        return requests.get(f"{url}/status", headers=headers, timeout=10)
+    except requests.RequestException as exc:
+        raise VerifyFailed(f"{url}/status: {type(exc).__name__}") from None
+
+
+def check_status(url: str, backend_key: str, version: str) -> dict[str, Any]:
+    """The backend's call: /status with its key, full report, the version we just shipped."""
+    response = _get_status(url, backend_key)
+    if response.status_code != 200:
+        raise VerifyFailed(f"/status with the backend key answered HTTP {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise VerifyFailed("/status answered something that is not JSON") from None
+    missing = [name for name in (*STATUS_FIELDS, *FULL_FIELDS) if name not in body]
+    if missing:
+        raise VerifyFailed(f"/status lacks {', '.join(missing)} (contract fields)")
+    if body["version"] != version:
+        raise VerifyFailed(f"/status reports version {body['version']!r}, expected {version!r}")
+    if body["status"] == "misconfigured":
+        raise VerifyFailed("/status says misconfigured: the agent did not get its env file")
+    return body
+
+
+def check_wrong_key_refused(url: str) -> None:
+    response = _get_status(url, "wrong-" + secrets.token_hex(16))
+    if response.status_code != 403:
+        raise VerifyFailed(
+            f"/status with a wrong key answered HTTP {response.status_code}, not 403"
+        )
+
+
+def check_agent(
+    url: str,
+    *,
+    backend_key: str,
+    version: str,
+    timeout: float,
+    alive: Callable[[], None] | None = None,
+) -> AgentReport:
+    """Health, the /status contract and version, and auth, in that order."""
+    seconds = wait_for_health(url, timeout, alive=alive)
+    body = check_status(url, backend_key, version)
+    check_wrong_key_refused(url)
+    return AgentReport(
+        url=url, version=body["version"], status=body["status"], health_seconds=seconds
+    )
+
+
+def container_state(conn: Any, name: str) -> dict[str, Any] | None:
+    """`docker container inspect` of one container, or None when it does not exist."""
+    result = conn.run(shlex.join(commands.inspect(name)), hide=True, warn=True)
+    if not result.ok:
+        return None
+    return json.loads(result.stdout)[0]
+
+
+def running(conn: Any, name: str) -> Callable[[], None]:
+    """A check for wait_for_health: raises VerifyFailed once the container has stopped."""
+
+    def check() -> None:
+        state = (container_state(conn, name) or {}).get("State", {})
+        if not state.get("Running"):
+            code = state.get("ExitCode")
+            raise VerifyFailed(f"container {name} exited (code {code}) before answering /health")
+
+    return check
+
+
+def check_stable(conn: Any, name: str, settle: float) -> None:
+    """Running, and not restarting over `settle` seconds: a crash loop shows up here."""
+    before = container_state(conn, name)
+    if before is None:
+        raise VerifyFailed(f"container {name} does not exist")
+    time.sleep(settle)
+    after = container_state(conn, name) or {}
+    state = after.get("State", {})
+    if not state.get("Running") or state.get("Restarting"):
+        code = state.get("ExitCode")
+        raise VerifyFailed(
+            f"container {name} is not running (status {state.get('Status')}, exit {code})"
+        )
+    if after.get("RestartCount", 0) != before.get("RestartCount", 0):
+        raise VerifyFailed(f"container {name} restarted during {settle:.0f} s (crash loop)")
+
+
+def wait_docker_health(conn: Any, name: str, timeout: float, poll: float = 1.0) -> str:
+    """Docker's own verdict when the image has a HEALTHCHECK ("none" when it has none)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = (container_state(conn, name) or {}).get("State", {})
+        health = (state.get("Health") or {}).get("Status", "none")
+        if health in ("healthy", "none"):
+            return health
+        if health == "unhealthy":
+            raise VerifyFailed(f"Docker reports container {name} unhealthy")
+        if time.monotonic() > deadline:
+            raise VerifyFailed(f"container {name} not healthy after {timeout:.0f} s ({health})")
+        time.sleep(poll)

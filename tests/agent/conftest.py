@@ -1,0 +1,126 @@
+"""Fixtures for the agent's tests: settings, in-process apps, a real agent process, cleanup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+from fastapi.testclient import TestClient
+
+from dtma.app import create_app
+from dtma.config import Settings
+
+BACKEND_KEY = "key-backend-5e0c7a"
+DROPLET_TOKEN = "tok-droplet-91bd44"
+REPO = Path(__file__).resolve().parents[2]
+NO_DOCKER = "unix:///nonexistent/dtma-test-docker.sock"
+
+
+def settings_for(**overrides: str) -> Settings:
+    env = {
+        "DTMA_BEARER_TOKEN": DROPLET_TOKEN,
+        "BACKEND_TO_DTMA_API_KEY": BACKEND_KEY,
+        "AGENTOPIA_API_BASE_URL": "http://127.0.0.1:9/functions/v1",
+        **overrides,
+    }
+    return Settings.from_env({k: v for k, v in env.items() if v is not None})
+
+
+def unreachable_docker(timeout: float) -> docker.DockerClient:
+    """A real client pointed at a socket that does not exist: the engine is 'down'."""
+    return docker.DockerClient(base_url=NO_DOCKER, timeout=timeout)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return settings_for()
+
+
+@pytest.fixture
+def offline_client(settings: Settings) -> TestClient:
+    """The app with full settings and a Docker engine that cannot be reached."""
+    return TestClient(create_app(settings, unreachable_docker, heartbeat=False))
+
+
+@pytest.fixture
+def client(settings: Settings, docker_client: docker.DockerClient) -> TestClient:
+    """The app against the real Docker engine (heartbeat off: tested on its own)."""
+    return TestClient(create_app(settings, heartbeat=False))
+
+
+@pytest.fixture
+def tool_name(docker_client: docker.DockerClient) -> Iterator[str]:
+    """A fresh container name; whatever ends up holding it is removed (by id) afterwards."""
+    name = f"dtma-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    for container in docker_client.containers.list(all=True, filters={"name": f"^/{name}$"}):
+        container.remove(force=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class AgentProcess:
+    process: subprocess.Popen
+    base_url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_agent(env: dict[str, str], log_path: Path) -> AgentProcess:
+    """`python -m dtma` with exactly `env` (plus what Python needs), on a free port."""
+    port = free_port()
+    full_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        **env,
+        "PORT": str(port),
+    }
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dtma"], env=full_env, stdout=log_file, stderr=subprocess.STDOUT
+    )
+    agent = AgentProcess(process, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"agent exited with {process.returncode}:\n{agent.log()}")
+        try:
+            requests.get(f"{agent.base_url}/health", timeout=1)
+            return agent
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    stop_agent(agent)
+    pytest.fail(f"agent did not answer within 15 s:\n{agent.log()}")
+
+
+def stop_agent(agent: AgentProcess) -> int:
+    if agent.process.poll() is None:
+        agent.process.send_signal(signal.SIGTERM)
+        try:
+            agent.process.wait(10)
+        except subprocess.TimeoutExpired:
+            agent.process.kill()
+            agent.process.wait()
+    return agent.process.returncode

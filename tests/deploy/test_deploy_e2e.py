@@ -1,0 +1,200 @@
+"""`fab deploy` end to end: real `fab` processes, real SSH into sandbox droplets, real Docker.
+
+One sandbox carries the single-host story in order (first deploy, code change, refused
+candidates, lock, bad env file, rollback); a second joins for the several-hosts story.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from tasks import sandbox
+from tests.deploy.deploy_support import (
+    ENV_TEXT,
+    KEY,
+    TOKEN,
+    HealthProbe,
+    deploy,
+    fab,
+    fab_argv,
+    free_port,
+    inspect,
+    latest_report,
+    make_context,
+    on_host,
+    public_version,
+    verify_urls,
+    version_of,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def contexts(tmp_path_factory):
+    """Build contexts: v1, v2 (one changed line), and two broken images."""
+    base = tmp_path_factory.mktemp("contexts")
+    return {
+        "v1": make_context(base / "v1", "one"),
+        "v2": make_context(base / "v2", "two"),
+        "v3": make_context(base / "v3", "three"),
+        "crash": make_context(base / "crash", "crash", '\nCMD ["sh", "-c", "exit 1"]\n'),
+        "port": make_context(base / "port", "port", "\nENV PORT=3030\n"),
+    }
+
+
+@pytest.fixture(scope="module")
+def env_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("env") / "dtma.env"
+    path.write_text(ENV_TEXT)
+    return path
+
+
+def make_box(name: str):
+    box = sandbox.up(name, free_port(), free_port(), quiet=True)
+    return box
+
+
+@pytest.fixture(scope="module")
+def box_a():
+    box = make_box("dtma-deptest-a")
+    yield box
+    sandbox.down(box.name)
+
+
+@pytest.fixture(scope="module")
+def box_b():
+    box = make_box("dtma-deptest-b")
+    yield box
+    sandbox.down(box.name)
+
+
+def no_secrets(result: subprocess.CompletedProcess[str]) -> None:
+    for secret in (TOKEN, KEY):
+        assert secret not in result.stdout and secret not in result.stderr
+
+
+def test_first_deploy_sends_everything_and_runs_as_specified(box_a, contexts, env_file):
+    result = deploy([box_a], contexts["v1"], env_file, core=("--echo", "-d"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    no_secrets(result)
+    assert public_version(box_a) == version_of(contexts["v1"])
+    report = latest_report(box_a.host)
+    assert report["outcome"] == "deployed" and report["layers_sent"] == report["layers_total"]
+    print(f"\ncold deploy: {report['total_seconds']} s, {report['bytes_sent']} bytes sent")
+    state = inspect(box_a, "dtma")
+    host_config = state["HostConfig"]
+    assert host_config["RestartPolicy"]["Name"] == "unless-stopped"
+    assert host_config["PortBindings"] == {"30000/tcp": [{"HostIp": "", "HostPort": "30000"}]}
+    assert "/var/run/docker.sock:/var/run/docker.sock" in host_config["Binds"]
+    assert host_config["LogConfig"] == {
+        "Type": "json-file",
+        "Config": {"max-file": "3", "max-size": "10m"},
+    }
+    assert state["Config"]["Labels"]["dtma.version"] == version_of(contexts["v1"])
+    assert f"BACKEND_TO_DTMA_API_KEY={KEY}" in state["Config"]["Env"]  # quotes were removed
+    stat = on_host(box_a, "stat -c '%a %U %G' /etc/dtma/dtma.env").stdout.split()
+    assert stat == ["600", "root", "root"]
+    audit = on_host(box_a, "tail -n1 /var/log/dtma-deploy.log").stdout
+    assert '"outcome": "deployed"' in audit and KEY not in audit and TOKEN not in audit
+
+
+def test_code_change_redeploy_sends_under_one_percent(box_a, contexts, env_file):
+    with HealthProbe(box_a.agent_url) as probe:
+        result = deploy([box_a], contexts["v2"], env_file)
+        time.sleep(0.3)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = latest_report(box_a.host)
+    assert report["bytes_sent"] < 0.01 * report["image_bytes"], result.stdout[-2000:]
+    assert report["layers_sent"] < report["layers_total"]
+    assert public_version(box_a) == version_of(contexts["v2"])
+    assert inspect(box_a, "dtma-previous")["Config"]["Labels"]["dtma.version"] == version_of(
+        contexts["v1"]
+    )
+    print(
+        f"\nredeploy: {report['total_seconds']} s, {report['bytes_sent']} of "
+        f"{report['image_bytes']} bytes; /health gap {probe.longest_gap:.2f} s"
+    )
+
+
+@pytest.mark.parametrize("broken", ["crash", "port"])
+def test_broken_candidate_never_touches_the_running_agent(box_a, contexts, env_file, broken):
+    before = inspect(box_a, "dtma")
+    result = deploy([box_a], contexts[broken], env_file, "--verify-timeout", "20")
+    assert result.returncode != 0
+    assert "candidate failed" in result.stderr
+    assert "the running agent was not touched" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip().splitlines()[-1].startswith(f"error: {box_a.host}: candidate failed")
+    )
+    after = inspect(box_a, "dtma")
+    assert (
+        after["Id"] == before["Id"] and after["State"]["StartedAt"] == before["State"]["StartedAt"]
+    )
+    assert public_version(box_a) == version_of(contexts["v2"])
+    assert inspect(box_a, "dtma-candidate") is None
+
+
+def test_concurrent_deploy_fails_fast_naming_the_holder(box_a, contexts, env_file):
+    args = ["deploy", "--context", str(contexts["v3"]), "--env-file", str(env_file)]
+    first = subprocess.Popen(
+        fab_argv([box_a], *args, "--verify-url", box_a.agent_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while on_host(box_a, "test -d /var/lib/dtma-deploy/lock").returncode != 0:
+            assert first.poll() is None and time.monotonic() < deadline, "first deploy never locked"
+            time.sleep(0.2)
+        second = deploy([box_a], contexts["v3"], env_file)
+    finally:
+        out, err = first.communicate(timeout=300)
+    assert second.returncode != 0
+    assert "another deploy holds the lock: " in second.stderr and "pid" in second.stderr
+    assert first.returncode == 0, out[-2000:] + err[-2000:]
+
+
+def test_bad_env_file_is_refused_before_touching_the_host(box_a, contexts, tmp_path):
+    bad = tmp_path / "bad.env"
+    bad.write_text(f"DTMA_BEARER_TOKEN={TOKEN}\nAGENTOPIA_API_BASE_URL=http://x\n")
+    before = on_host(box_a, "sha256sum /etc/dtma/dtma.env").stdout
+    result = deploy([box_a], contexts["v1"], bad)
+    assert result.returncode == 1
+    assert "preflight failed" in result.stderr and "BACKEND_TO_DTMA_API_KEY" in result.stderr
+    no_secrets(result)
+    assert on_host(box_a, "sha256sum /etc/dtma/dtma.env").stdout == before
+    assert on_host(box_a, "test -e /var/lib/dtma-deploy/lock").returncode != 0
+    assert public_version(box_a) == version_of(contexts["v3"])
+
+
+def test_rollback_brings_the_previous_release_back(box_a, contexts, env_file):
+    result = fab([box_a], "rollback", "--env-file", str(env_file))
+    assert result.returncode == 0, result.stderr
+    assert public_version(box_a) == version_of(contexts["v2"])
+    status = fab([box_a], "status", "--verify-url", box_a.agent_url)
+    assert status.returncode == 0 and version_of(contexts["v2"]) in status.stdout
+
+
+def test_two_hosts_then_a_broken_second_host(box_a, box_b, contexts, env_file):
+    both = deploy([box_a, box_b], contexts["v2"], env_file)
+    assert both.returncode == 0, both.stdout[-3000:] + both.stderr[-3000:]
+    assert public_version(box_a) == public_version(box_b) == version_of(contexts["v2"])
+    assert "summary:" in both.stdout
+
+    # The second host's Docker engine stops: the first host moves on, the second is refused.
+    assert on_host(box_b, "kill $(cat /var/run/docker.pid)").returncode == 0
+    time.sleep(1)
+    broken = deploy([box_a, box_b], contexts["v1"], env_file)
+    assert broken.returncode == 1
+    assert public_version(box_a) == version_of(contexts["v1"])
+    summary = broken.stdout[broken.stdout.index("summary:") :].splitlines()
+    assert summary[1].split()[:2] == [box_a.host, "deployed"]
+    assert summary[2].split()[0] == box_b.host and "deployed" not in summary[2]
+    assert f"{box_b.host}: preflight failed" in broken.stderr
+    assert verify_urls([box_a, box_b]).count("=") == 2

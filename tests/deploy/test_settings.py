@@ -1,0 +1,54 @@
+"""One settings object: defaults <- fabric.yaml <- DTMA_DEPLOY_* <- flags."""
+
+import pytest
+
+from tasks.settings import DeploySettings, SettingsError, merge
+
+
+def test_defaults():
+    s = merge()
+    assert (s.env_file, s.port, s.candidate_port, s.keep_releases) == (".env", 30000, 30001, 3)
+    assert (s.lock_ttl, s.verify_timeout, s.full) == (900.0, 60.0, False)
+    assert s.previous == "dtma-previous" and s.candidate == "dtma-candidate"
+
+
+def test_each_layer_overrides_the_one_before():
+    config = {"env_file": "conf.env", "keep_releases": 5, "verify_timeout": 10, "full": True}
+    environ = {"DTMA_DEPLOY_ENV_FILE": "environ.env", "DTMA_DEPLOY_KEEP_RELEASES": "7"}
+    cli = {"env_file": "cli.env", "verify_timeout": None}
+    s = merge(config, environ, cli)
+    assert s.env_file == "cli.env"  # flag beats environment beats config
+    assert s.keep_releases == 7  # environment beats config
+    assert s.verify_timeout == 10.0  # a flag left at None does not override
+    assert s.full is True
+
+
+def test_environment_values_are_typed():
+    s = merge(environ={"DTMA_DEPLOY_FULL": "yes", "DTMA_DEPLOY_LOCK_TTL": "60", "OTHER": "x"})
+    assert s.full is True and s.lock_ttl == 60.0
+
+
+def test_bad_values_and_unknown_keys_are_named():
+    with pytest.raises(SettingsError, match="keep_releases"):
+        merge(environ={"DTMA_DEPLOY_KEEP_RELEASES": "many"})
+    with pytest.raises(SettingsError, match="colour"):
+        merge(config={"colour": "blue"})
+
+
+def test_settings_are_frozen_and_hide_the_key():
+    s = DeploySettings().with_backend_key("s3cret-value")
+    assert "s3cret-value" not in repr(s)
+    with pytest.raises(AttributeError):
+        s.port = 1  # type: ignore[misc]
+
+
+def test_agent_url_default_single_and_per_host():
+    assert merge().agent_url("root@droplet", "droplet") == "http://droplet:30000"
+    single = merge(cli={"verify_url": "http://127.0.0.1:30100/"})
+    assert single.agent_url("anything", "h") == "http://127.0.0.1:30100"
+    per_host = merge(
+        cli={"verify_url": "root@a:22=http://127.0.0.1:1,root@b:22=http://127.0.0.1:2"}
+    )
+    assert per_host.agent_url("root@b:22", "b") == "http://127.0.0.1:2"
+    with pytest.raises(SettingsError, match="root@c"):
+        per_host.agent_url("root@c", "c")

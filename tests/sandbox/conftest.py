@@ -1,0 +1,82 @@
+"""Fixtures for the agent image and sandbox droplets; written to be lifted into tests/conftest.py.
+
+Everything made here has a unique `dtma-sbx-*` / `dtma:test-*` name and is removed by id at the
+end of the session.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tasks import images, sandbox
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+# What the Dockerfile needs from the project; copies of the context hold only these.
+CONTEXT_FILES = ("Dockerfile", ".dockerignore", "dtma")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the kernel picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def unique(prefix: str = "dtma-sbx") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def copy_context(destination: Path) -> Path:
+    """A copy of the image's build context (mtimes kept, so the build cache still applies)."""
+    for name in CONTEXT_FILES:
+        source = PROJECT_DIR / name
+        if source.is_dir():
+            skip = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(source, destination / name, ignore=skip)
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def agent_base_image(docker_client: docker.DockerClient) -> str:
+    """The base the agent image builds on here (python:3.12-slim if present, else the local one)."""
+    return images.resolve_base_image(None, docker_client, quiet=True)
+
+
+@pytest.fixture(scope="session")
+def agent_image(
+    docker_client: docker.DockerClient, agent_base_image: str, tmp_path_factory
+) -> Iterator[str]:
+    """Tag of the agent image built from the project's Dockerfile and dtma/ (removed at the end)."""
+    context = copy_context(tmp_path_factory.mktemp("agent-context"))
+    tag = f"dtma:test-{uuid.uuid4().hex[:8]}"
+    images.build_agent_image(
+        context, tags=[tag], version="test", base_image=agent_base_image, quiet=True
+    )
+    yield tag
+    # By our unique tag, not by id; noprune keeps the cached layers for the next warm build.
+    docker_client.images.remove(tag, noprune=True)
+
+
+@pytest.fixture(scope="session")
+def sandbox_factory() -> Iterator[Callable[..., sandbox.Sandbox]]:
+    """`sandbox_factory()` starts a sandbox droplet with a unique name and free ports; every
+    sandbox made is removed (container, volume, key folder) at the end of the session."""
+    made: list[str] = []
+
+    def make(name: str | None = None, ssh_port: int = 0, http_port: int = 0) -> sandbox.Sandbox:
+        name = name or unique()
+        made.append(name)
+        return sandbox.up(name, ssh_port or free_port(), http_port or free_port(), quiet=True)
+
+    yield make
+    for name in made:
+        sandbox.down(name)

@@ -1,0 +1,79 @@
+"""The pure parts of the sandbox and image tooling: no Docker engine, no host needed."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tasks import droplet, images, rootfs, sandbox
+
+BOX = sandbox.Sandbox("box", 2222, 30000, Path("/keys/box/id_ed25519"))
+
+
+def test_droplet_run_line_has_the_verified_flags_and_loopback_ports():
+    argv = sandbox.run_argv("box", 2201, 30001, BOX.key_path)
+    line = " ".join(argv)
+    for flags in (
+        "--cap-add ALL --cap-drop SYS_RESOURCE",
+        "--security-opt systempaths=unconfined",
+        "--cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "-v box-docker:/var/lib/docker",
+        "-p 127.0.0.1:2201:22 -p 127.0.0.1:30001:30000",
+        "--restart unless-stopped",
+        "--label dtma.sandbox.ssh_port=2201",
+    ):
+        assert flags in line
+    assert "--privileged" not in argv
+    assert argv[-1] == droplet.DROPLET_IMAGE
+    # The key's value never appears on a command line, only the variable's name.
+    assert argv[argv.index("--env") + 1] == "SANDBOX_AUTHORIZED_KEY"
+
+
+def test_sandbox_addresses():
+    assert BOX.host == "root@127.0.0.1:2222"
+    assert BOX.agent_url == "http://127.0.0.1:30000"
+    assert BOX.ssh_argv("docker", "ps")[-3:] == ["root@127.0.0.1", "docker", "ps"]
+    assert BOX.connection().connect_kwargs["key_filename"] == [str(BOX.key_path)]
+
+
+def test_ssh_config_entry_is_key_only_and_skips_host_key_checks():
+    text = sandbox.ssh_config_text([BOX])
+    assert "Host box\n" in text
+    for line in ("HostName 127.0.0.1", "Port 2222", "User root",
+                 f"IdentityFile {BOX.key_path}", "StrictHostKeyChecking no",
+                 "UserKnownHostsFile /dev/null"):  # fmt: skip
+        assert f"    {line}\n" in text
+
+
+def test_debootstrap_and_import_lines():
+    assert rootfs.debootstrap_argv(["python3", "curl"], Path("/tmp/r")) == [
+        "debootstrap", "--variant=minbase", "--include=python3,curl", "bookworm", "/tmp/r",
+        "http://deb.debian.org/debian",
+    ]  # fmt: skip
+    assert rootfs.import_argv("x:1", ["ENV A=1"]) == [
+        "docker", "import", "--change", "ENV A=1", "-", "x:1"
+    ]  # fmt: skip
+
+
+def git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
+
+
+def test_source_version_follows_the_working_tree(tmp_path: Path):
+    assert images.source_version(tmp_path) == "unversioned"
+    git(tmp_path, "init", "-q")
+    (tmp_path / "a.py").write_text("one\n")
+    git(tmp_path, "add", "a.py")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    clean = images.source_version(tmp_path)
+    assert len(clean) >= 7 and "dirty" not in clean
+
+    (tmp_path / "a.py").write_text("two\n")
+    dirty = images.source_version(tmp_path)
+    assert dirty.startswith(f"{clean}-dirty.") and len(dirty) == len(clean) + 15
+    assert images.source_version(tmp_path) == dirty  # same changes, same version
+    (tmp_path / "a.py").write_text("three\n")
+    assert images.source_version(tmp_path) not in (clean, dirty)
+    (tmp_path / "a.py").write_text("one\n")
+    (tmp_path / "new.py").write_text("x\n")  # untracked files count too
+    assert images.source_version(tmp_path).startswith(f"{clean}-dirty.")
