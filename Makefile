@@ -5,7 +5,10 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 HOST    ?= sandbox
+AGENT   ?= 127.0.0.1:30000
 ENV_FILE ?= .env
+# `fab sandbox.up` writes ssh_config entries; use them when HOST names a sandbox.
+SSH_CONFIG := $(if $(shell grep -sqx 'Host $(HOST)' .sandbox/ssh_config && echo y),-S .sandbox/ssh_config)
 
 .PHONY: help install engine test unit lint format demo deploy smoke bench faults sandbox-up sandbox-down clean
 
@@ -41,10 +44,10 @@ demo: install engine  ## sandbox up -> deploy -> smoke, all on this machine
 	$(BIN)/fab demo
 
 deploy: install  ## deploy to HOST (make deploy HOST=root@droplet ENV_FILE=.env)
-	$(BIN)/fab -H $(HOST) deploy --env-file $(ENV_FILE)
+	$(BIN)/fab $(SSH_CONFIG) -H $(HOST) deploy --env-file $(ENV_FILE)
 
-smoke: install  ## smoke suite against HOST (make smoke HOST=1.2.3.4 ENV_FILE=.env)
-	$(BIN)/pytest smoke_tests --host $(HOST) --env-file $(ENV_FILE)
+smoke: install  ## smoke suite against AGENT (make smoke AGENT=203.0.113.7 ENV_FILE=.env)
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p no:cacheprovider smoke_tests --host $(AGENT) --env-file $(ENV_FILE)
 
 bench: install engine  ## redeploy benchmark vs docker save|ssh|docker load
 	$(BIN)/python -m bench.redeploy
