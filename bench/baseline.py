@@ -17,6 +17,7 @@ CONTAINER = "dtma"
 REMOTE_ENV_DIR = "/etc/dtma-bench"
 REMOTE_ENV = f"{REMOTE_ENV_DIR}/dtma.env"
 GZIP_ARGV = ["gzip", "-1"]
+STEP_TIMEOUT = 600.0  # a step stuck this long is a failed round, not a hung benchmark
 
 
 class StepFailed(RuntimeError):
@@ -51,11 +52,18 @@ def install_env_command() -> str:
     )
 
 
-def _run(argv: list[str], step: str, stdin=None) -> None:
-    done = subprocess.run(argv, stdin=stdin, capture_output=True, text=True, check=False)
+def run_step(argv: list[str], step: str, stdin=None) -> subprocess.CompletedProcess[str]:
+    """Run one step; its failure (or a timeout) becomes StepFailed with the last output lines."""
+    try:
+        done = subprocess.run(
+            argv, stdin=stdin, capture_output=True, text=True, check=False, timeout=STEP_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        raise StepFailed(f"{step} did not finish within {STEP_TIMEOUT:.0f} s") from None
     if done.returncode != 0:
         tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-2:])
         raise StepFailed(f"{step} failed (exit {done.returncode}): {tail}")
+    return done
 
 
 class Baseline:
@@ -66,19 +74,19 @@ class Baseline:
 
     def install_env(self) -> None:
         with self.env_file.open("rb") as source:
-            _run(self.sandbox.ssh_argv(install_env_command()), "env file upload", stdin=source)
+            run_step(self.sandbox.ssh_argv(install_env_command()), "env file upload", stdin=source)
 
     def deploy(self, context: Path) -> dict[str, float]:
         """Build, ship, release; return the seconds of each step. Health is the caller's."""
         phases: dict[str, float] = {}
         started = time.monotonic()
-        _run(build_argv(self.tag, context, self.base_image), "docker build")
+        run_step(build_argv(self.tag, context, self.base_image), "docker build")
         phases["build"] = time.monotonic() - started
         started = time.monotonic()
         self._ship()
         phases["ship"] = time.monotonic() - started
         started = time.monotonic()
-        _run(self.sandbox.ssh_argv(release_command(self.tag)), "docker run on the host")
+        run_step(self.sandbox.ssh_argv(release_command(self.tag)), "docker run on the host")
         phases["release"] = time.monotonic() - started
         return phases
 
@@ -86,7 +94,7 @@ class Baseline:
         save = subprocess.Popen(save_argv(self.tag), stdout=subprocess.PIPE)
         gzip = subprocess.Popen(GZIP_ARGV, stdin=save.stdout, stdout=subprocess.PIPE)
         assert save.stdout is not None and gzip.stdout is not None
-        save.stdout.close()  # so gzip sees EOF, and save a broken pipe if load dies
+        save.stdout.close()  # gzip alone holds the pipe now: save gets SIGPIPE if gzip dies
         load = subprocess.run(
             self.sandbox.ssh_argv("docker", "load"),
             stdin=gzip.stdout,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -75,6 +76,8 @@ class CaseSummary:
     summaries: dict[str, dict[str, Summary | None]]
     ratios: dict[str, float | None]
     errors: dict[str, list[str]]
+    # Median seconds of each step the pipeline reported (build, ship, verify, ...).
+    phases: dict[str, dict[str, float]]
 
     def median(self, pipeline: str, metric: str) -> float | None:
         summary = self.summaries.get(pipeline, {}).get(metric)
@@ -93,6 +96,7 @@ class CaseSummary:
             "ratios_baseline_over_ours": {
                 k: None if r is None or r == float("inf") else r for k, r in self.ratios.items()
             },
+            "phase_medians_seconds": self.phases,
             "errors": self.errors,
         }
 
@@ -101,6 +105,7 @@ def summarize_case(case: str, measurements: Sequence[Measurement]) -> CaseSummar
     """Summaries over the rounds that succeeded (failed rounds are listed, never averaged in)."""
     summaries: dict[str, dict[str, Summary | None]] = {}
     errors: dict[str, list[str]] = {}
+    phases: dict[str, dict[str, float]] = {}
     for pipeline in PIPELINES:
         rounds = [m for m in measurements if m.case == case and m.pipeline == pipeline]
         good = [m for m in rounds if m.error is None]
@@ -108,13 +113,23 @@ def summarize_case(case: str, measurements: Sequence[Measurement]) -> CaseSummar
             metric.key: summarize([metric.read(m) for m in good]) for metric in METRICS
         }
         errors[pipeline] = [f"round {m.round}: {m.error}" for m in rounds if m.error is not None]
+        phases[pipeline] = phase_medians(good)
     ratios = {
         metric.key: ratio(
             _median(summaries["baseline"][metric.key]), _median(summaries["ours"][metric.key])
         )
         for metric in METRICS
     }
-    return CaseSummary(case, summaries, ratios, errors)
+    return CaseSummary(case, summaries, ratios, errors, phases)
+
+
+def phase_medians(measurements: Sequence[Measurement]) -> dict[str, float]:
+    """Per step, in the order the pipeline ran them: the median seconds over the rounds."""
+    names = dict.fromkeys(name for m in measurements for name in m.phases)
+    return {
+        name: round(statistics.median(m.phases[name] for m in measurements if name in m.phases), 3)
+        for name in names
+    }
 
 
 def _median(summary: Summary | None) -> float | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 from bench.figures import CaseSummary
@@ -31,7 +31,11 @@ def _not_measured(goal: str, why: str) -> GoalResult:
 
 
 def _fraction_goal(
-    goal: str, case: CaseSummary | None, metric: str, fraction: float, show
+    goal: str,
+    case: CaseSummary | None,
+    metric: str,
+    fraction: float,
+    show: Callable[[float], str],
 ) -> GoalResult:
     if case is None:
         return _not_measured(goal, "case not run")
@@ -39,11 +43,22 @@ def _fraction_goal(
     if baseline is None or ours is None:
         return _not_measured(goal, "no successful rounds for both pipelines")
     budget = baseline * fraction
-    share = "0" if ours == 0 else f"1/{baseline / ours:,.0f}"
-    measured = f"ours {show(ours)} vs baseline {show(baseline)} (median): {share} of the baseline"
+    measured = f"ours {show(ours)} vs baseline {show(baseline)} (median): {share(ours, baseline)}"
     if ours <= budget:
         return GoalResult(goal, measured, True, "met")
-    return GoalResult(goal, measured, False, f"missed by {show(ours - budget)} over {show(budget)}")
+    return GoalResult(
+        goal, measured, False, f"missed by {show(ours - budget)} (budget {show(budget)})"
+    )
+
+
+def share(ours: float, baseline: float) -> str:
+    """How ours compares: "1/1,024 of the baseline", "2.25x the baseline"."""
+    if ours == 0:
+        return "nothing, against the baseline's something"
+    if ours >= baseline:
+        return f"{ours / baseline:.2f}x the baseline"
+    times = baseline / ours
+    return f"1/{times:,.0f} of the baseline" if times >= 100 else f"1/{times:.1f} of the baseline"
 
 
 def _seconds(value: float) -> str:

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.baseline import StepFailed
+from bench.baseline import STEP_TIMEOUT, StepFailed
 from bench.contexts import PROJECT_DIR
 from tasks.sandbox import Sandbox
 
@@ -59,15 +59,18 @@ def read_reports(folder: Path) -> list[dict]:
 def deploy(sandboxes: Sequence[Sandbox], env_file: Path, context: Path) -> list[dict]:
     """Run `fab deploy` to the sandboxes; return its per-host reports. Raises StepFailed."""
     with tempfile.TemporaryDirectory(prefix="dtma-bench-reports-") as folder:
-        env = {**os.environ, "DTMA_DEPLOY_REPORTS_DIR": folder}
-        done = subprocess.run(
-            fab_argv(sandboxes, env_file, context),
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        try:
+            done = subprocess.run(
+                fab_argv(sandboxes, env_file, context),
+                cwd=PROJECT_DIR,
+                env={**os.environ, "DTMA_DEPLOY_REPORTS_DIR": folder},
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=STEP_TIMEOUT * len(sandboxes),
+            )
+        except subprocess.TimeoutExpired:
+            raise StepFailed(f"fab deploy took over {STEP_TIMEOUT:.0f} s a host") from None
         if done.returncode != 0:
             lines = (done.stderr.strip() or done.stdout.strip()).splitlines() or [""]
             raise StepFailed(f"fab deploy failed (exit {done.returncode}): {lines[-1]}")

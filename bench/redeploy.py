@@ -43,7 +43,7 @@ REDEPLOY_CASES = ("code", "deps", "nochange")
 # Cut from 5 so the default run fits in 10 minutes on 2 cores; `--rounds 5` restores them.
 DEFAULT_ROUNDS = {"code": 5, "deps": 2, "nochange": 3}
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
-FIRST_PORT = 42300
+FIRST_PORT = 47300
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -181,26 +181,11 @@ class Run:
                 client.images.remove(ref, noprune=False)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    started, started_at = time.monotonic(), datetime.now(UTC)
-    workdir = Path(tempfile.mkdtemp(prefix="dtma-bench-"))
-    try:
-        run = Run(args, workdir)
-        if run.ours_missing:
-            say(f"ours: not available ({run.ours_missing}); measuring the baseline only")
-        with run.pool.session():
-            run.execute()
-        run.remove_images()
-    except (SandboxError, StepFailed, docker.errors.DockerException, CalledProcessError) as exc:
-        print(f"bench: setup failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    seconds = time.monotonic() - started
-    summaries = {
-        c: summarize_case(c, run.measurements) for c in CASES if c in args.cases and c != "multi"
-    }
+def report(run: Run, started_at: datetime, seconds: float) -> dict:
+    """Print the table and the goals; return the JSON document of the run."""
+    args = run.args
+    summaries = {c: summarize_case(c, run.measurements) for c in CASES if c in args.cases}
+    summaries.pop("multi", None)
     goals = judge(summaries)
     print(render_cases(summaries, "not available" if run.ours_missing else "-"))
     if run.multi is not None:
@@ -208,11 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     if run.ours_missing:
         print(f"ours: not available: {run.ours_missing}")
     print(render_goals(goals))
-    print(f"run took {seconds:.0f} s on {machine_info()['cores']} cores")
-    document = {
+    machine = machine_info()
+    print(f"run took {seconds:.0f} s on {machine['cores']} cores")
+    return {
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_seconds": round(seconds, 1),
-        "machine": machine_info(),
+        "machine": machine,
         "settings": {
             "rounds": {c: n for c, n in args.case_rounds.items() if c in args.cases},
             "warmup": args.warmup,
@@ -227,6 +213,25 @@ def main(argv: list[str] | None = None) -> int:
         "goals": [g.as_dict() for g in goals],
         "measurements": [m.as_dict() for m in run.measurements],
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started, started_at = time.monotonic(), datetime.now(UTC)
+    workdir = Path(tempfile.mkdtemp(prefix="dtma-bench-"))
+    try:
+        run = Run(args, workdir)
+        if run.ours_missing:
+            say(f"ours: not available ({run.ours_missing}); measuring the baseline only")
+        with run.pool.session():
+            run.execute()
+        run.remove_images()
+    except (SandboxError, StepFailed, docker.errors.DockerException, CalledProcessError) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    document = report(run, started_at, time.monotonic() - started)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{started_at.strftime('%Y-%m-%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(document, indent=2) + "\n")

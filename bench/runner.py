@@ -108,10 +108,18 @@ class SandboxPool:
         self.next_port += 1
         return self.next_port - 1
 
-    def up(self, role: str) -> Sandbox:
+    def up(self, role: str, attempts: int = 3) -> Sandbox:
+        """Start a droplet; a port taken between the check and `docker run` means other ports."""
         name = f"{self.prefix}-{role}"
         self.names.append(name)
-        sandbox = sandboxes.up(name, self._free_port(), self._free_port(), quiet=True)
+        for attempt in range(1, attempts + 1):
+            try:
+                sandbox = sandboxes.up(name, self._free_port(), self._free_port(), quiet=True)
+                break
+            except sandboxes.SandboxError:
+                sandboxes.down(name)
+                if attempt == attempts:
+                    raise
         count_ssh(name)
         return sandbox
 

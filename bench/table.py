@@ -73,6 +73,10 @@ def render_cases(cases: Mapping[str, CaseSummary], ours_missing: str = "-") -> s
     for name, (title, rows) in zip(cases, blocks, strict=True):
         out.append(title)
         out.extend(line(row) for row in rows)
+        for pipeline, steps in cases[name].phases.items():
+            if steps:
+                shown = ", ".join(f"{step} {seconds:.1f}" for step, seconds in steps.items())
+                out.append(f"    {pipeline} steps (median s): {shown}")
         for pipeline, errors in cases[name].errors.items():
             out.extend(f"  ! {pipeline} {error}" for error in errors)
     return "\n".join(out)

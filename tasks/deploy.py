@@ -9,6 +9,8 @@ from __future__ import annotations
 import getpass
 import shlex
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fabric import task
@@ -69,20 +71,28 @@ def deploy(
         run_deploy(c, s)
 
 
+@contextmanager
+def step(rep: reports.DeployReport, name: str) -> Iterator[None]:
+    """Say which step starts (so a stuck or interrupted deploy shows where), and time it."""
+    print(f"{rep.host}: {name}", flush=True)
+    with rep.phase(name):
+        yield
+
+
 def run_deploy(c: Any, s: settings.DeploySettings) -> reports.DeployReport:
     """The whole pipeline for one host; the report is written and printed whatever happens."""
     rep = reports.DeployReport(host=host_label(c))
     touched = False
     try:
-        with rep.phase("preflight"):
+        with step(rep, "preflight"):
             env = pipeline.load_env(s, rep.host)
             s.agent_url(host_keys(c), c.host)  # a --verify-url without this host fails here
         s = s.with_backend_key(env.values["BACKEND_TO_DTMA_API_KEY"])
         rep.env_sha256 = env.sha256
-        with rep.phase("build"):
+        with step(rep, "build"):
             built = pipeline.build(s)
         rep.version, rep.new_image = built.version, built.ref
-        with rep.phase("check"):
+        with step(rep, "check"):
             pipeline.check_host(c, s)
         touched = True
         with lock.held(c, s.lock_dir, s.lock_ttl, s.force_unlock):
@@ -106,7 +116,7 @@ def run_locked(
     c: Any, s: settings.DeploySettings, rep: reports.DeployReport, env: Any, built: Any
 ) -> None:
     """Everything that changes the host, under its deploy lock."""
-    with rep.phase("plan"):
+    with step(rep, "plan"):
         current = verify.container_state(c, s.container)
         rep.old_image = current["Config"]["Image"] if current else None
         missing = plan_layers(built.diff_ids, shipping.host_chain_ids(c)).missing
@@ -115,25 +125,25 @@ def run_locked(
         share = 1.0 if 0 in missing else len(missing) / max(1, len(built.diff_ids))
         pipeline.check_disk(c, s, int(built.size * share))
         pipeline.run(c, "plan", shlex.join(["mkdir", "-p", "-m", "700", s.stage_dir]))
-    with rep.phase("ship"):
+    with step(rep, "ship"):
         shipped = shipping.ship(c, built.ref, stage_dir=s.stage_dir, full=s.full)
     rep.bytes_sent, rep.image_bytes = shipped.bytes_sent, shipped.image_bytes
     rep.layers_total, rep.layers_sent = shipped.layers_total, shipped.layers_sent
     rep.full_transfer, rep.fell_back = shipped.full, shipped.fell_back
-    with rep.phase("env"):
+    with step(rep, "env"):
         pipeline.install_env(c, s, env)
-    with rep.phase("candidate"):
+    with step(rep, "candidate"):
         rep.outcome = "refused (candidate failed, running agent untouched)"
         release.check_candidate(c, s, built.ref, built.version)
-    with rep.phase("release"):
+    with step(rep, "release"):
         rep.outcome = "failed during release"
         release.swap(c, s, built.ref, built.version)
     try:
-        with rep.phase("verify"):
+        with step(rep, "verify"):
             rep.verify = pipeline.verify_release(c, s, built.version)
     except verify.VerifyFailed as failure:
         rep.verify = f"failed: {failure}"
-        with rep.phase("rollback"):
+        with step(rep, "rollback"):
             error = pipeline.roll_back_after(c, s, failure, built.version)
         rep.outcome = "rolled back" if "rolled back" in error.hint else "failed (left stopped)"
         raise error from None

@@ -84,6 +84,8 @@ def load(path: str | Path, port: int = 30000) -> EnvFile:
         raise EnvFileError(f"{file} does not exist (copy .env.example and fill it in)") from None
     except UnicodeDecodeError:
         raise EnvFileError(f"{file} is not UTF-8 text") from None
+    except OSError as exc:  # a directory, no permission, an I/O error: say so, no traceback
+        raise EnvFileError(f"{file} cannot be read: {exc.strerror or exc}") from None
     env = parse(text, str(file))
     check(env, port)
     return env

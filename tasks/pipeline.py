@@ -101,7 +101,8 @@ def check_host(conn: Any, s: DeploySettings) -> None:
     result = run(
         conn,
         "preflight",
-        "command -v docker >/dev/null || exit 127; " + commands.shell(commands.docker_version()),
+        "command -v docker >/dev/null || { echo 'no docker command on the host' >&2; exit 127; }; "
+        + commands.shell(commands.docker_version()),
         "install Docker Engine and start it (systemctl start docker)",
     )
     if not result.stdout.strip():

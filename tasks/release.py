@@ -89,8 +89,8 @@ def check_candidate(conn: Any, s: DeploySettings, image_ref: str, version: str) 
     create = commands.create(
         name, image_ref, env_file=s.remote_env_file, publish=publish, restart="no"
     )
-    started = conn.run(shell(create, commands.start(name)), hide=True, warn=True)
     try:
+        started = conn.run(shell(create, commands.start(name)), hide=True, warn=True)
         if not started.ok:
             raise verify.VerifyFailed(
                 f"could not start: {started.stderr.strip().splitlines()[-1:]}"
@@ -99,7 +99,6 @@ def check_candidate(conn: Any, s: DeploySettings, image_ref: str, version: str) 
         verify.check_stable(conn, name, min(s.settle_seconds, 1.0))
     except verify.VerifyFailed as exc:
         logs = last_logs(conn, name)
-        conn.run(commands.remove_if_present(name), hide=True)
         print(f"--- last log lines of the candidate ({image_ref}) ---\n{logs}\n---")
         raise DeployError(
             host_label(conn),
@@ -107,7 +106,9 @@ def check_candidate(conn: Any, s: DeploySettings, image_ref: str, version: str) 
             str(exc),
             "the running agent was not touched; fix the image and redeploy",
         ) from None
-    conn.run(commands.remove_if_present(name), hide=True)
+    finally:
+        # On every way out, Ctrl-C included: a candidate never outlives its check.
+        conn.run(commands.remove_if_present(name), hide=True)
 
 
 def swap(conn: Any, s: DeploySettings, image_ref: str, version: str) -> Release:

@@ -1,7 +1,7 @@
 """Case summaries, goal verdicts and the stdout table, from hand-made measurements (no host)."""
 
 from bench.figures import Measurement, summarize_case
-from bench.goals import judge
+from bench.goals import judge, share
 from bench.host import parse_probe_line
 from bench.stats import Downtime, Probe
 from bench.table import render_cases, render_goals
@@ -60,8 +60,8 @@ def test_goals_met_when_ours_is_small_enough():
 def test_goals_say_by_how_much_they_were_missed():
     case = code_case(ours_bytes=(400_000,) * 3, ours_walls=(6.2,) * 3, outage=1.5)
     size, wall, outage, _ = judge({"code": case})
-    assert size.met is False and size.verdict == "missed by 250.0 KB over 150.0 KB"
-    assert wall.met is False and wall.verdict == "missed by 2.00 s over 4.20 s"
+    assert size.met is False and size.verdict == "missed by 250.0 KB (budget 150.0 KB)"
+    assert wall.met is False and wall.verdict == "missed by 2.00 s (budget 4.20 s)"
     assert outage.met is False and outage.verdict == "missed by 0.50 s"
 
 
@@ -121,3 +121,18 @@ def test_probe_lines_parse_and_noise_is_skipped():
     assert parse_probe_line("1234.5500 0") == Probe(1234.55, False)
     assert parse_probe_line("Traceback (most recent call last):") is None
     assert parse_probe_line("12 x") is None
+
+
+def test_goal_text_compares_ours_with_the_baseline_either_way():
+    assert share(2_000, 61_000_000) == "1/30,500 of the baseline"
+    assert share(2.0, 7.0) == "1/3.5 of the baseline"
+    assert share(20.0, 8.0) == "2.50x the baseline"
+
+
+def test_step_medians_keep_the_pipeline_order_and_show_under_the_case():
+    measured = rounds("ours", [2.0, 3.0, 4.0], [1, 2, 3])
+    for m, (build, ship) in zip(measured, [(1.0, 0.5), (3.0, 0.7), (2.0, 0.6)], strict=True):
+        m.phases = {"build": build, "ship": ship}
+    case = summarize_case("code", measured)
+    assert case.phases == {"baseline": {}, "ours": {"build": 2.0, "ship": 0.6}}
+    assert "    ours steps (median s): build 2.0, ship 0.6" in render_cases({"code": case})

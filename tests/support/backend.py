@@ -196,12 +196,15 @@ def _handler_for(backend: BackendStandIn) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, status: int, body: Any) -> None:
             payload = b"" if body is None else json.dumps(body).encode()
-            self.send_response(status)
-            if payload:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(status)
+                if payload:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a hung heartbeat timed out): nothing to tell it
 
         def log_message(self, *args: object) -> None:  # keep test output clean
             pass

@@ -1,0 +1,118 @@
+"""Fault 4: Ctrl-C on `fab deploy` at each step boundary. The lock is released, and the host
+ends with a working agent (old or new), or says how to get one back.
+
+`fab deploy` prints `HOST: STEP` as each step starts; the tests wait for that line, then for
+the host to be in the state they aim at, and only then send SIGINT.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.deploy.deploy_support import inspect, public_version, verify_urls, version_of
+from tests.faults.support import lock_is_free, record, seconds_until_healthy, start_fab
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+STAGE_DIR = "/var/tmp/dtma-deploy"
+
+
+def start_deploy(host, context, *extra: str):
+    args = ["deploy", "--context", str(context), "--env-file", str(host.env_file)]
+    return start_fab(host.box, *args, "--verify-url", verify_urls([host.box]), *extra)
+
+
+def wait_on_host(host, command: str, wanted: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while host.sh(command).stdout.strip() != wanted:
+        assert time.monotonic() < deadline, f"{command!r} never gave {wanted!r}"
+        time.sleep(0.1)
+
+
+def interrupted(host, run, sent: float):
+    done = run.finish(timeout=60)
+    host.outputs += [done.stdout, done.stderr]
+    seconds = time.monotonic() - sent
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert lock_is_free(host.box), "the deploy lock outlived the interrupted deploy"
+    return done, seconds
+
+
+def has_image(host, ref: str) -> bool:
+    return host.sh(f"docker image inspect {ref}").returncode == 0
+
+
+def test_ctrl_c_during_ship_leaves_the_running_agent(host, contexts):
+    before, version = inspect(host.box, "dtma"), public_version(host.box)
+    run = start_deploy(host, contexts["v3"], "--full")  # the whole image: a long ship
+    run.wait_for_line(f"{host.box.host}: ship")
+    time.sleep(1.0)
+    done, seconds = interrupted(host, run, run.interrupt())
+    assert f"deploy {host.box.host}: " in done.stdout  # the report is still printed and written
+    after = inspect(host.box, "dtma")
+    assert (after["Id"], after["State"]["StartedAt"]) == (
+        before["Id"],
+        before["State"]["StartedAt"],
+    )
+    assert public_version(host.box) == version
+    assert not has_image(host, f"dtma:{version_of(contexts['v3'])}")  # nothing half-loaded
+    host.smoke()
+    record("Ctrl-C during ship", exit_seconds=round(seconds, 2))
+
+
+def test_ctrl_c_right_after_the_candidate_starts(host, contexts):
+    before, version = inspect(host.box, "dtma"), public_version(host.box)
+    run = start_deploy(host, contexts["v4"])
+    run.wait_for_line(f"{host.box.host}: candidate")
+    wait_on_host(host, "docker inspect -f '{{.State.Running}}' dtma-candidate", "true")
+    done, seconds = interrupted(host, run, run.interrupt())
+    assert f"deploy {host.box.host}: " in done.stdout  # the report is still printed and written
+    after = inspect(host.box, "dtma")
+    assert (after["Id"], after["State"]["StartedAt"]) == (
+        before["Id"],
+        before["State"]["StartedAt"],
+    )
+    assert public_version(host.box) == version
+    # The ship before the candidate finished: the staged files of the earlier cut ship are gone.
+    assert host.sh(f"ls -A {STAGE_DIR}").stdout.strip() == ""
+    assert inspect(host.box, "dtma-candidate") is None  # removed on the way out
+    host.smoke()
+    record("Ctrl-C right after the candidate starts", exit_seconds=round(seconds, 2))
+
+
+def test_ctrl_c_while_the_old_agent_stops(host, contexts):
+    """The cutover (stop old, start new) is one remote command that runs to its end: a Ctrl-C
+    there cannot leave the host with neither agent. What runs is the new, unverified release,
+    and `fab status` says so."""
+    slow = host.deploy(contexts["slow-stop"])
+    assert slow.returncode == 0, slow.stdout[-3000:] + slow.stderr[-3000:]
+    old, new = version_of(contexts["slow-stop"]), version_of(contexts["v5"])
+    run = start_deploy(host, contexts["v5"])
+    run.wait_for_line(f"{host.box.host}: release")
+    # `dtma` is now the new, created container and the cutover starts at once; stopping this
+    # old agent takes its full 10 s, so 1.5 s later the old one is stopping, the new not up.
+    wait_on_host(
+        host, "docker inspect -f '{{.Config.Image}} {{.State.Status}}' dtma", f"dtma:{new} created"
+    )
+    time.sleep(1.5)
+    assert host.sh("docker inspect -f '{{.State.Status}}' dtma").stdout.strip() == "created"
+    sent = run.interrupt()
+    done, seconds = interrupted(host, run, sent)
+    recovery = seconds_until_healthy(host.box.agent_url, sent, limit=30)
+    assert public_version(host.box) in (old, new)
+    running = public_version(host.box)
+    status = host.fab("status", "--verify-url", host.box.agent_url)
+    assert status.returncode == 0, status.stderr
+    assert f"version {running}" in status.stdout and "(running, " in status.stdout
+    assert "failed during release" in done.stdout  # the report names where it stopped
+    host.smoke()
+    print(f"\nCtrl-C in the cutover: {running} answers {recovery:.1f} s after the signal")
+    record(
+        "Ctrl-C while the old agent stops",
+        recovery_seconds=recovery,
+        exit_seconds=round(seconds, 2),
+        agent_after=("new (unverified)" if running == new else "old"),
+    )
