@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from dtma.app import create_app
 from dtma.config import Settings
+from tests.support.ports import free_port
 
 BACKEND_KEY = "key-backend-5e0c7a"
 DROPLET_TOKEN = "tok-droplet-91bd44"
@@ -70,12 +70,6 @@ def tool_name(docker_client: docker.DockerClient) -> Iterator[str]:
     yield name
     for container in docker_client.containers.list(all=True, filters={"name": f"^/{name}$"}):
         container.remove(force=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

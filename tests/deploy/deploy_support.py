@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 import requests
 
 from tasks import sandbox
+from tests.support.ports import free_port  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 FAB = Path(sys.executable).parent / "fab"
@@ -24,12 +24,6 @@ ENV_TEXT = (
     f"# deploy e2e\r\nDTMA_BEARER_TOKEN={TOKEN}\r\nBACKEND_TO_DTMA_API_KEY='{KEY}'\r\n"
     "AGENTOPIA_API_BASE_URL=http://127.0.0.1:9/functions/v1\r\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_context(folder: Path, marker: str, dockerfile_tail: str = "") -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import socket
 import tarfile
 import uuid
 
@@ -13,18 +12,13 @@ import pytest
 
 from tasks import sandbox
 from tasks.ship import STAGE_DIR, ShipError, ShipResult, ship
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.e2e
 
 DROPLET = "dtma-shiptest-e2e"
 APP = "dtma-shiptest-app"
 BLOB_BYTES = 4 * 1024 * 1024  # incompressible, so the full archive is at least this big
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def build(client: docker.DockerClient, tag: str, dockerfile: str, app_text: str) -> str:

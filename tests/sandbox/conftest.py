@@ -7,7 +7,6 @@ end of the session.
 from __future__ import annotations
 
 import shutil
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,17 +15,11 @@ import docker
 import pytest
 
 from tasks import images, sandbox
+from tests.support.ports import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # What the Dockerfile needs from the project; copies of the context hold only these.
 CONTEXT_FILES = ("Dockerfile", ".dockerignore", "dtma")
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (the kernel picks it)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def unique(prefix: str = "dtma-sbx") -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.ports import free_port  # noqa: F401  (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE_SUITE = REPO / "smoke_tests"
@@ -28,12 +29,6 @@ class SmokeRun:
             if line.split()[2:3] == [promise] or line.split()[1:2] == [promise]:
                 return line
         raise AssertionError(f"no summary line for {promise!r} in:\n{self.output}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
