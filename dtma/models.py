@@ -9,7 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from dtma.names import NAME_PATTERN
 
 StatusWord = Literal["healthy", "degraded", "misconfigured"]
-PortKey = Annotated[str, Field(pattern=r"^[0-9]{1,5}(/(tcp|udp|sctp))?$")]
+# A port number 1-65535 (leading zeros allowed, as Docker allows them), as a regular expression
+# so that the OpenAPI document states the range too.
+PORT = r"0*([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+PortKey = Annotated[str, Field(pattern=rf"^{PORT}(/(tcp|udp|sctp))?$")]
 EnvEntry = Annotated[str, Field(pattern=r"^[^=\s]+=", max_length=32768)]
 
 
@@ -100,7 +103,7 @@ class DeletedTool(BaseModel):
 
 class PortBindingRequest(BaseModel):
     HostIp: str = Field("", pattern=r"^[0-9a-fA-F:.]*$", max_length=45)
-    HostPort: str = Field("", pattern=r"^[0-9]{0,5}$", description="empty: Docker picks one")
+    HostPort: str = Field("", pattern=rf"^({PORT})?$", description="empty: Docker picks one")
 
 
 # Keys other than "<port>[/proto]" are refused; the schema says so too (for fuzzers and clients).

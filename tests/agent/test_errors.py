@@ -59,6 +59,20 @@ def test_env_entries_must_be_key_value(offline_client):
     assert "SECRET_VALUE_NO_EQUALS" not in response.text  # input values are never echoed
 
 
+def test_host_port_out_of_range_is_400_before_docker(offline_client):
+    body = {
+        "dockerImageUrl": "x:1",
+        "instanceNameOnToolbox": "tool-1",
+        "accountToolInstanceId": "ati-1",
+        "baseConfigOverrideJson": {
+            "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "99482"}]}}
+        },
+    }
+    response = offline_client.post("/tools", json=body, headers=auth(BACKEND_KEY))
+    assert response.status_code == 400
+    assert "HostPort" in response.json()["error"]
+
+
 def test_bug_becomes_500_with_request_id_and_logged_traceback(caplog):
     app = create_app(settings_for(), heartbeat=False)
 
