@@ -41,6 +41,33 @@ def inspect(name: str) -> Argv:
     return ["docker", "container", "inspect", name]
 
 
+def healthcheck_exec(name: str, test: Sequence[str], timeout: float) -> Argv | None:
+    """The image's HEALTHCHECK test, run in the container now the way Docker runs it (exec;
+    CMD-SHELL through /bin/sh -c), bounded like Docker bounds it; None when there is none."""
+    if len(test) < 2 or test[0] not in ("CMD", "CMD-SHELL"):
+        return None
+    argv = list(test[1:]) if test[0] == "CMD" else ["/bin/sh", "-c", test[1]]
+    return ["timeout", f"{timeout:g}", "docker", "exec", name, *argv]
+
+
+def settle_probe(name: str, settle: float, healthcheck: Argv | None) -> str:
+    """Shell line for one round trip: the restart count, then the health check run while the
+    stability window elapses (sleep in the background), then the container's state as JSON.
+
+    Prints `restarts=N`, `healthcheck=EXIT|none`, then the inspect JSON.
+    """
+    count = shlex.join(["docker", "container", "inspect", "--format", "{{.RestartCount}}", name])
+    check = (
+        f"{shlex.join(healthcheck)} >/dev/null 2>&1; echo healthcheck=$?"
+        if healthcheck
+        else "echo healthcheck=none"
+    )
+    return (
+        f"echo restarts=$({count}); sleep {settle:.2f} & waiter=$!; {check}; wait $waiter; "
+        + shlex.join(inspect(name))
+    )
+
+
 def image_inspect(ref: str) -> Argv:
     return ["docker", "image", "inspect", "--format", "{{.Id}}", ref]
 

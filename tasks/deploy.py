@@ -7,7 +7,6 @@ and reports expected failures as one line: host, step, cause, what to do.
 from __future__ import annotations
 
 import getpass
-import shlex
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from typing import Any
 
 from fabric import task
 
-from tasks import lock, pipeline, release, settings, verify
+from tasks import commands, lock, pipeline, release, settings, verify
 from tasks import report as reports
 from tasks import ship as shipping
 from tasks.commands import append_line
@@ -23,6 +22,7 @@ from tasks.errors import host_keys, host_label
 from tasks.executor import one_line_errors, record_host
 from tasks.layers import plan_layers
 from tasks.operate import logs, plan, prune, releases, restart, rollback, status  # noqa: F401
+from tasks.survey import HostSurvey
 
 HELP = {
     "env_file": "local env file for the agent (default .env); sent as /etc/dtma/dtma.env",
@@ -33,6 +33,8 @@ HELP = {
     "verify_timeout": "seconds to wait for /health (default 60)",
     "full": "send the whole image, not only the layers the host lacks",
     "force_unlock": "break a deploy lock older than its TTL (default 15 min)",
+    "restart_anyway": "release and restart the agent even when the host already runs this image "
+    "with this env file (by default such a host is only verified and left running)",
 }
 
 
@@ -54,6 +56,7 @@ def deploy(
     verify_timeout=None,
     full=False,
     force_unlock=False,
+    restart_anyway=False,
 ):
     """Build, ship only missing layers, check a candidate, swap, verify; roll back on failure."""
     with one_line_errors():
@@ -67,6 +70,7 @@ def deploy(
             verify_timeout=verify_timeout,
             full=full,
             force_unlock=force_unlock,
+            restart_anyway=restart_anyway,
         )
         run_deploy(c, s)
 
@@ -93,10 +97,21 @@ def run_deploy(c: Any, s: settings.DeploySettings) -> reports.DeployReport:
             built = pipeline.build(s)
         rep.version, rep.new_image = built.version, built.ref
         with step(rep, "check"):
-            pipeline.check_host(c, s)
+            found = pipeline.check_host(c, s, built.ref)
+        rep.old_image = found.running_ref or None
         touched = True
-        with lock.held(c, s.lock_dir, s.lock_ttl, s.force_unlock):
-            run_locked(c, s, rep, env, built)
+        unchanged = found.up_to_date(built.image_id, env.sha256) and not found.lock_owner
+        if unchanged and not s.restart_anyway:
+            # Nothing to ship, nothing to restart: an outage for nothing. Check it answers.
+            print(f"{rep.host}: already up to date ({built.ref}, same env file)", flush=True)
+            rep.image_bytes, rep.layers_total = built.size, len(built.diff_ids)
+            with step(rep, "verify"):
+                rep.outcome = "failed (already up to date, does not verify)"
+                rep.verify = pipeline.verify_unchanged(c, s, built.version)
+            rep.outcome = "already up to date"
+        else:
+            with lock.held(c, s.lock_dir, s.lock_ttl, s.force_unlock):
+                run_locked(c, s, rep, env, built, found)
     except Exception as exc:
         rep.error = str(exc)
         record_host(host_keys(c), rep.outcome, rep.error)
@@ -113,20 +128,23 @@ def run_deploy(c: Any, s: settings.DeploySettings) -> reports.DeployReport:
 
 
 def run_locked(
-    c: Any, s: settings.DeploySettings, rep: reports.DeployReport, env: Any, built: Any
+    c: Any,
+    s: settings.DeploySettings,
+    rep: reports.DeployReport,
+    env: Any,
+    built: Any,
+    found: HostSurvey,
 ) -> None:
     """Everything that changes the host, under its deploy lock."""
     with step(rep, "plan"):
-        current = verify.container_state(c, s.container)
-        rep.old_image = current["Config"]["Image"] if current else None
-        missing = plan_layers(built.diff_ids, shipping.host_chain_ids(c)).missing
+        present = shipping.host_chain_ids(c)
+        missing = plan_layers(built.diff_ids, present).missing
         # Layer sizes are known only once the image is saved; a share of the image is the
         # estimate, and the whole image when the base layer is missing (a fresh host).
         share = 1.0 if 0 in missing else len(missing) / max(1, len(built.diff_ids))
-        pipeline.check_disk(c, s, int(built.size * share))
-        pipeline.run(c, "plan", shlex.join(["mkdir", "-p", "-m", "700", s.stage_dir]))
+        pipeline.check_disk(rep.host, found.free_bytes, int(built.size * share))
     with step(rep, "ship"):
-        shipped = shipping.ship(c, built.ref, stage_dir=s.stage_dir, full=s.full)
+        shipped = shipping.ship(c, built.ref, stage_dir=s.stage_dir, full=s.full, present=present)
     rep.bytes_sent, rep.image_bytes = shipped.bytes_sent, shipped.image_bytes
     rep.layers_total, rep.layers_sent = shipped.layers_total, shipped.layers_sent
     rep.full_transfer, rep.fell_back = shipped.full, shipped.fell_back
@@ -134,13 +152,18 @@ def run_locked(
         pipeline.install_env(c, s, env)
     with step(rep, "candidate"):
         rep.outcome = "refused (candidate failed, running agent untouched)"
-        release.check_candidate(c, s, built.ref, built.version)
-    with step(rep, "release"):
-        rep.outcome = "failed during release"
-        release.swap(c, s, built.ref, built.version)
+        release.check_candidate(c, s, built.ref, built.version, keep=True)
+    try:
+        with step(rep, "release"):
+            rep.outcome = "failed during release"
+            # The candidate that passed goes in the round trip that prepares the new agent.
+            release.swap(c, s, built.ref, built.version, remove_first=(s.candidate,))
+    except BaseException:
+        c.run(commands.remove_if_present(s.candidate), hide=True, warn=True)
+        raise
     try:
         with step(rep, "verify"):
-            rep.verify = pipeline.verify_release(c, s, built.version)
+            rep.verify = pipeline.verify_release(c, s, built.version, built.healthcheck)
     except verify.VerifyFailed as failure:
         rep.verify = f"failed: {failure}"
         with step(rep, "rollback"):
@@ -229,4 +252,5 @@ def verify_(c, env_file=None, verify_url=None, verify_timeout=None):
         )
         state = verify.container_state(c, s.container) or {}
         version = (state.get("Config", {}).get("Labels") or {}).get("dtma.version", "")
-        print(pipeline.verify_release(c, s, version))
+        test = tuple((state.get("Config", {}).get("Healthcheck") or {}).get("Test") or ())
+        print(pipeline.verify_release(c, s, version, test))

@@ -95,12 +95,20 @@ def _revision(context: Path) -> str:
     return head.stdout.decode().strip() if head.returncode == 0 else "unknown"
 
 
+def _source_date(context: Path) -> datetime:
+    """The commit time of HEAD (now outside git): the same source builds the same image id,
+    which is how a redeploy of an unchanged tree is recognised (reproducible-builds practice,
+    as SOURCE_DATE_EPOCH)."""
+    stamp = _git(context, "log", "-1", "--format=%ct").stdout.decode().strip()
+    return datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else datetime.now(UTC)
+
+
 def build_args(context: Path, version: str, base_image: str) -> dict[str, str]:
     return {
         "BASE_IMAGE": base_image,
         "DTMA_VERSION": version,
         "VCS_REF": _revision(context),
-        "BUILD_DATE": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "BUILD_DATE": _source_date(context).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 

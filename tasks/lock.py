@@ -59,6 +59,9 @@ def is_stale(owner: LockOwner | None, now: float, ttl: float) -> bool:
     return owner is None or owner.age(now) > ttl
 
 
+_UNSIGNED = 73  # exit code of the take command when the owner file could not be written
+
+
 def _owner_file(lock_dir: str) -> str:
     return f"{lock_dir}/owner"
 
@@ -71,11 +74,24 @@ def read_owner(conn: Any, lock_dir: str) -> LockOwner | None:
 def acquire(conn: Any, lock_dir: str, ttl: float, force: bool = False) -> LockOwner:
     """Take the lock or raise DeployError naming its holder; break a stale one only if forced."""
     owner = LockOwner.here()
+    owner_file = shlex.quote(_owner_file(lock_dir))
+    # Take and sign in one round trip; a lock whose owner file cannot be written is given back.
+    write = f"printf '%s\\n' {shlex.quote(owner.to_json())} > {owner_file}"
+    take = (
+        f"{commands.take_lock(lock_dir)} && "
+        f"{{ {write} || {{ {shlex.join(commands.remove_tree(lock_dir))}; exit {_UNSIGNED}; }}; }}"
+    )
     for attempt in range(2):
-        if conn.run(commands.take_lock(lock_dir), hide=True, warn=True).ok:
-            owner_file = shlex.quote(_owner_file(lock_dir))
-            conn.run(f"printf '%s\\n' {shlex.quote(owner.to_json())} > {owner_file}", hide=True)
+        taken = conn.run(take, hide=True, warn=True)
+        if taken.ok:
             return owner
+        if taken.exited == _UNSIGNED:
+            raise DeployError(
+                host_label(conn),
+                "lock",
+                f"could not write {_owner_file(lock_dir)}: {taken.stderr.strip()}",
+                "check the host's disk",
+            )
         holder = read_owner(conn, lock_dir)
         now = time.time()
         held_by = holder.describe(now) if holder else "an unknown owner (no owner file)"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks import commands, envfile, release, verify
+from tasks import commands, envfile, release, survey, verify
 from tasks.errors import DeployError, host_keys, host_label
 from tasks.settings import DeploySettings
 
@@ -27,6 +27,7 @@ class BuiltImage:
     image_id: str
     size: int
     diff_ids: tuple[str, ...]
+    healthcheck: tuple[str, ...] = ()  # the image's HEALTHCHECK test, e.g. ("CMD-SHELL", "…")
 
 
 def run(
@@ -89,23 +90,30 @@ def build(s: DeploySettings, quiet: bool = False) -> BuiltImage:
                 quiet=quiet,
             )
             layers = tuple(image.attrs["RootFS"].get("Layers") or ())
-            _BUILT[key] = BuiltImage(ref, version, image.id, image.attrs["Size"], layers)
+            test = tuple((image.attrs["Config"].get("Healthcheck") or {}).get("Test") or ())
+            _BUILT[key] = BuiltImage(ref, version, image.id, image.attrs["Size"], layers, test)
     except images.ImageBuildFailed as exc:
         raise DeployError(LOCAL, "build", str(exc), "fix the build; no host was touched") from None
     return _BUILT[key]
 
 
-def check_host(conn: Any, s: DeploySettings) -> None:
-    """SSH answers, Docker answers, and the agent's ports are ours to use."""
+def check_host(conn: Any, s: DeploySettings, image_ref: str = "") -> survey.HostSurvey:
+    """SSH answers, Docker answers, and the agent's ports are ours to use; one round trip,
+    which also brings back what the rest of the deploy needs to know (see tasks/survey.py)."""
     host = host_label(conn)
-    result = run(
-        conn,
-        "preflight",
-        "command -v docker >/dev/null || { echo 'no docker command on the host' >&2; exit 127; }; "
-        + commands.shell(commands.docker_version()),
-        "install Docker Engine and start it (systemctl start docker)",
+    ports = (s.port, s.candidate_port)
+    command = survey.survey_command(
+        container=s.container,
+        image_ref=image_ref or f"{REPOSITORY}:latest",
+        env_file=s.remote_env_file,
+        lock_dir=s.lock_dir,
+        ports=ports,
     )
-    if not result.stdout.strip():
+    result = run(
+        conn, "preflight", command, "install Docker Engine and start it (systemctl start docker)"
+    )
+    found = survey.parse_survey(result.stdout, ports)
+    if not found.docker_version:
         raise DeployError(
             host,
             "preflight",
@@ -114,9 +122,7 @@ def check_host(conn: Any, s: DeploySettings) -> None:
         )
     ours = {s.container, s.previous, s.candidate}
     for port, allowed in ((s.port, {s.container, s.previous}), (s.candidate_port, {s.candidate})):
-        names = run(
-            conn, "preflight", commands.shell(commands.containers_publishing(port))
-        ).stdout.split()
+        names = found.publishers.get(port, [])
         foreign = [name for name in names if name not in ours]
         if foreign:
             raise DeployError(
@@ -125,30 +131,27 @@ def check_host(conn: Any, s: DeploySettings) -> None:
                 f"port {port} is held by container {foreign[0]}",
                 f"stop it or free port {port}; nothing was changed",
             )
-        listener = conn.run(commands.shell(commands.listening_on(port)), hide=True, warn=True)
-        if listener.ok and listener.stdout.strip() and not set(names) & allowed:
+        if found.listeners.get(port) and not set(names) & allowed:
             raise DeployError(
                 host,
                 "preflight",
                 f"port {port} is held by a process outside Docker",
                 f"free port {port} (ss -ltnp 'sport = :{port}'); nothing was changed",
             )
+    return found
 
 
-def check_disk(conn: Any, s: DeploySettings, need_bytes: int) -> None:
-    out = run(
-        conn,
-        "preflight",
-        commands.shell(commands.disk_free_kib("/var/lib/docker"))
-        + " || "
-        + commands.shell(commands.disk_free_kib("/")),
-    )
-    free = int(out.stdout.strip().splitlines()[-1].split()[3]) * 1024
-    if free < 2 * need_bytes:
+def check_disk(host: str, free_bytes: int | None, need_bytes: int) -> None:
+    """Refuse when the host has less than twice what is about to be sent."""
+    if free_bytes is None:
         raise DeployError(
-            host_label(conn),
+            host, "preflight", "could not read the free disk space", "check `df -Pk /` on the host"
+        )
+    if free_bytes < 2 * need_bytes:
+        raise DeployError(
+            host,
             "preflight",
-            f"{free // 2**20} MiB free, need {2 * need_bytes // 2**20} MiB",
+            f"{free_bytes // 2**20} MiB free, need {2 * need_bytes // 2**20} MiB",
             "free disk space on the host (docker image prune)",
         )
 
@@ -168,11 +171,13 @@ def install_env(conn: Any, s: DeploySettings, env: envfile.EnvFile) -> str:
     try:
         with conn.sftp().open(tmp, "w") as handle:
             handle.write(env.render())
-        run(conn, "env", commands.shell(commands.install_file(tmp, final)))
+        installed = run(
+            conn, "env", commands.shell(commands.install_file(tmp, final), commands.sha256(final))
+        )
     except BaseException:
         conn.run(shlex.join(commands.remove_tree(tmp)), hide=True, warn=True)
         raise
-    remote_sha = run(conn, "env", commands.shell(commands.sha256(final))).stdout.split()[0]
+    remote_sha = installed.stdout.split()[0]
     if remote_sha != env.sha256:
         raise DeployError(
             host_label(conn),
@@ -183,8 +188,14 @@ def install_env(conn: Any, s: DeploySettings, env: envfile.EnvFile) -> str:
     return env.sha256
 
 
-def verify_release(conn: Any, s: DeploySettings, version: str) -> str:
-    """The checks from the backend's side, then Docker's: stable, healthy. Returns a summary."""
+def verify_release(
+    conn: Any, s: DeploySettings, version: str, healthcheck: tuple[str, ...] = ()
+) -> str:
+    """The checks from the backend's side, then Docker's: stable, healthy. Returns a summary.
+
+    `healthcheck` is the image's HEALTHCHECK test: run in the container during the stability
+    window, so the verdict does not wait for Docker's first scheduled check.
+    """
     agent = verify.check_agent(
         s.agent_url(host_keys(conn), conn.host),
         backend_key=s.backend_key,
@@ -192,9 +203,33 @@ def verify_release(conn: Any, s: DeploySettings, version: str) -> str:
         timeout=s.verify_timeout,
         alive=verify.running(conn, s.container),
     )
-    verify.check_stable(conn, s.container, s.settle_seconds)
-    health = verify.wait_docker_health(conn, s.container, s.health_timeout)
+    health = verify.settle_and_health(
+        conn,
+        s.container,
+        s.settle_seconds,
+        healthcheck=healthcheck,
+        health_timeout=s.health_timeout,
+    )
     return f"ok: {agent.url} version {agent.version}, {agent.status}, docker health {health}"
+
+
+def verify_unchanged(conn: Any, s: DeploySettings, version: str) -> str:
+    """The agent was left running: check it from the backend's side (no SSH needed)."""
+    try:
+        agent = verify.check_agent(
+            s.agent_url(host_keys(conn), conn.host),
+            backend_key=s.backend_key,
+            version=version,
+            timeout=s.verify_timeout,
+        )
+    except verify.VerifyFailed as exc:
+        raise DeployError(
+            host_label(conn),
+            "verify",
+            f"{exc} (the host already runs this image and env file)",
+            "rerun with --restart-anyway to restart it, or see `fab logs`",
+        ) from None
+    return f"ok: {agent.url} version {agent.version}, {agent.status} (already up to date)"
 
 
 def roll_back_after(

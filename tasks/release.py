@@ -81,22 +81,33 @@ def check_through_tunnel(conn: Any, s: DeploySettings, version: str) -> None:
         raise failure
 
 
-def check_candidate(conn: Any, s: DeploySettings, image_ref: str, version: str) -> None:
-    """Start the new image beside the running one and check it; remove it either way."""
+def check_candidate(
+    conn: Any, s: DeploySettings, image_ref: str, version: str, *, keep: bool = False
+) -> None:
+    """Start the new image beside the running one and check it; remove it either way.
+
+    `keep=True` leaves a candidate that passed for the caller to remove (swap() does, in the
+    round trip that prepares the new agent); a failed or interrupted one is always removed here.
+    """
     name = s.candidate
-    conn.run(commands.remove_if_present(name), hide=True)
     publish = f"127.0.0.1:{s.candidate_port}:{s.port}"
     create = commands.create(
         name, image_ref, env_file=s.remote_env_file, publish=publish, restart="no"
     )
+    passed = False
     try:
-        started = conn.run(shell(create, commands.start(name)), hide=True, warn=True)
+        started = conn.run(
+            commands.remove_if_present(name) + " && " + shell(create, commands.start(name)),
+            hide=True,
+            warn=True,
+        )
         if not started.ok:
             raise verify.VerifyFailed(
                 f"could not start: {started.stderr.strip().splitlines()[-1:]}"
             )
         check_through_tunnel(conn, s, version)
         verify.check_stable(conn, name, min(s.settle_seconds, 1.0))
+        passed = True
     except verify.VerifyFailed as exc:
         logs = last_logs(conn, name)
         print(f"--- last log lines of the candidate ({image_ref}) ---\n{logs}\n---")
@@ -108,14 +119,25 @@ def check_candidate(conn: Any, s: DeploySettings, image_ref: str, version: str) 
         ) from None
     finally:
         # On every way out, Ctrl-C included: a candidate never outlives its check.
-        conn.run(commands.remove_if_present(name), hide=True)
+        if not (passed and keep):
+            conn.run(commands.remove_if_present(name), hide=True)
 
 
-def swap(conn: Any, s: DeploySettings, image_ref: str, version: str) -> Release:
-    """Rename the running agent aside, create the new one, then stop old + start new at once."""
+def swap(
+    conn: Any,
+    s: DeploySettings,
+    image_ref: str,
+    version: str,
+    *,
+    remove_first: tuple[str, ...] = (),
+) -> Release:
+    """Rename the running agent aside, create the new one, then stop old + start new at once.
+
+    `remove_first`: containers to remove in the same round trip (a candidate that passed).
+    """
     current = verify.container_state(conn, s.container)
     previous_image = current["Config"]["Image"] if current else None
-    prepare = [commands.remove_if_present(s.previous)]
+    prepare = [commands.remove_if_present(name) for name in (*remove_first, s.previous)]
     if current:
         prepare.append(shell(commands.rename(s.container, s.previous)))
     prepare.append(

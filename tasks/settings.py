@@ -38,6 +38,7 @@ class DeploySettings:
     keep_releases: int = 3
     full: bool = False
     force_unlock: bool = False
+    restart_anyway: bool = False
     reports_dir: str = "reports"
     # Read from the env file, never from config; kept out of repr so it cannot be printed.
     backend_key: str = field(default="", repr=False)

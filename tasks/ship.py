@@ -122,10 +122,12 @@ def ship(
     progress: bool = True,
     docker_client: docker.DockerClient | None = None,
     on_progress: ProgressCallback | None = None,
+    present: set[str] | None = None,
 ) -> ShipResult:
     """Make the host hold `image_ref` (same image id, same tags), sending as little as possible.
 
     `on_progress(sent, total)` is called as the upload advances (tests use it to cut links).
+    `present`: the host's layer chain ids when the caller just asked (saves a round trip).
     """
     started = time.monotonic()
     client = docker_client or docker.from_env()
@@ -144,7 +146,10 @@ def ship(
             time.monotonic() - started, False, "", tags,
         )  # fmt: skip
 
-    present = set() if full or store == "containerd" else host_chain_ids(conn)
+    if full or store == "containerd":
+        present = set()
+    elif present is None:
+        present = host_chain_ids(conn)
     fell_back = False
     with tempfile.TemporaryDirectory(prefix="dtma-ship-") as work:
         saved = Path(work, "image.tar")

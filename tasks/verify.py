@@ -31,7 +31,7 @@ class AgentReport:
 
 
 def wait_for_health(
-    url: str, timeout: float, poll: float = 0.2, alive: Callable[[], None] | None = None
+    url: str, timeout: float, poll: float = 0.1, alive: Callable[[], None] | None = None
 ) -> float:
     """Seconds until GET /health answered 200, or VerifyFailed after `timeout`.
 
@@ -130,19 +130,61 @@ def running(conn: Any, name: str) -> Callable[[], None]:
 
 def check_stable(conn: Any, name: str, settle: float) -> None:
     """Running, and not restarting over `settle` seconds: a crash loop shows up here."""
-    before = container_state(conn, name)
-    if before is None:
+    settle_and_health(conn, name, settle)
+
+
+def _parse_probe(name: str, out: str) -> tuple[int | None, str, dict[str, Any]]:
+    head, _, body = out.partition("[")
+    fields = dict(line.split("=", 1) for line in head.split() if "=" in line)
+    try:
+        state = json.loads("[" + body)[0] if body else {}
+    except ValueError:
+        state = {}
+    if not state:
         raise VerifyFailed(f"container {name} does not exist")
-    time.sleep(settle)
-    after = container_state(conn, name) or {}
+    restarts = fields.get("restarts", "")
+    return (int(restarts) if restarts.isdigit() else None), fields.get("healthcheck", ""), state
+
+
+def settle_and_health(
+    conn: Any,
+    name: str,
+    settle: float,
+    *,
+    healthcheck: tuple[str, ...] = (),
+    check_timeout: float = 30.0,
+    health_timeout: float = 0.0,
+) -> str:
+    """One round trip: the stability window (RestartCount must not grow over `settle` s) with
+    the image's own HEALTHCHECK test run in the container meanwhile, instead of waiting for
+    Docker's schedule. Returns the health verdict; "" when no health was asked for.
+
+    Docker's own status still counts: `unhealthy` fails, `healthy` passes. When the test run
+    here fails and Docker has no verdict yet, Docker's schedule decides (up to health_timeout).
+    """
+    argv = commands.healthcheck_exec(name, healthcheck, check_timeout) if healthcheck else None
+    result = conn.run(commands.settle_probe(name, settle, argv), hide=True, warn=True)
+    before, ran, after = _parse_probe(name, result.stdout)
     state = after.get("State", {})
     if not state.get("Running") or state.get("Restarting"):
         code = state.get("ExitCode")
         raise VerifyFailed(
             f"container {name} is not running (status {state.get('Status')}, exit {code})"
         )
-    if after.get("RestartCount", 0) != before.get("RestartCount", 0):
+    if before is None or after.get("RestartCount", 0) != before:
         raise VerifyFailed(f"container {name} restarted during {settle:.0f} s (crash loop)")
+    if not health_timeout:
+        return ""
+    docker_says = (state.get("Health") or {}).get("Status", "none")
+    if docker_says == "unhealthy":
+        raise VerifyFailed(f"Docker reports container {name} unhealthy")
+    if ran == "0":
+        return "healthy (healthcheck run at verify)"
+    if docker_says in ("healthy", "none") and ran in ("", "none"):
+        return docker_says
+    if docker_says == "healthy":
+        return "healthy"
+    return wait_docker_health(conn, name, health_timeout)
 
 
 def wait_docker_health(conn: Any, name: str, timeout: float, poll: float = 1.0) -> str:

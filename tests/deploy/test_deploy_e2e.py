@@ -120,6 +120,31 @@ def test_code_change_redeploy_sends_under_one_percent(box_a, contexts, env_file)
     )
 
 
+def test_unchanged_redeploy_leaves_the_agent_running_unless_forced(box_a, contexts, env_file):
+    before = inspect(box_a, "dtma")
+    result = deploy([box_a], contexts["v2"], env_file)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"{box_a.host}: already up to date" in result.stdout
+    report = latest_report(box_a.host)
+    assert report["outcome"] == "already up to date" and report["bytes_sent"] == 0
+    assert "(already up to date)" in report["verify"]
+    assert "candidate" not in report["phases"] and "release" not in report["phases"]
+    after = inspect(box_a, "dtma")
+    assert (after["Id"], after["State"]["StartedAt"]) == (
+        before["Id"],
+        before["State"]["StartedAt"],
+    )
+    audit = on_host(box_a, "tail -n1 /var/log/dtma-deploy.log").stdout
+    assert '"outcome": "already up to date"' in audit
+    assert on_host(box_a, "test -e /var/lib/dtma-deploy/lock").returncode != 0
+
+    forced = deploy([box_a], contexts["v2"], env_file, "--restart-anyway")
+    assert forced.returncode == 0, forced.stdout[-3000:] + forced.stderr[-3000:]
+    assert latest_report(box_a.host)["outcome"] == "deployed"
+    assert inspect(box_a, "dtma")["Id"] != before["Id"]
+    assert public_version(box_a) == version_of(contexts["v2"])
+
+
 @pytest.mark.parametrize("broken", ["crash", "port"])
 def test_broken_candidate_never_touches_the_running_agent(box_a, contexts, env_file, broken):
     before = inspect(box_a, "dtma")

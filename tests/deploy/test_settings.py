@@ -28,6 +28,12 @@ def test_environment_values_are_typed():
     assert s.full is True and s.lock_ttl == 60.0
 
 
+def test_restart_anyway_is_off_unless_asked():
+    assert merge().restart_anyway is False
+    assert merge(environ={"DTMA_DEPLOY_RESTART_ANYWAY": "1"}).restart_anyway is True
+    assert merge(config={"restart-anyway": "no"}, cli={"restart_anyway": True}).restart_anyway
+
+
 def test_bad_values_and_unknown_keys_are_named():
     with pytest.raises(SettingsError, match="keep_releases"):
         merge(environ={"DTMA_DEPLOY_KEEP_RELEASES": "many"})

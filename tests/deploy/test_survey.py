@@ -1,0 +1,169 @@
+"""The one-round-trip host survey, the settle probe and the health check run at verify:
+their commands run in a real local shell (no Docker needed), their answers parsed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tasks import commands, survey, verify
+
+PORTS = (30000, 30001)
+IMAGE = "sha256:" + "a" * 64
+ENV_SHA = "b" * 64
+
+
+def answer(**overrides: str) -> str:
+    values = {
+        "docker": "20.10.24",
+        "running": f"{IMAGE} true dtma:abc1234 healthy",
+        "target": IMAGE,
+        "env": ENV_SHA,
+        "lock": "",
+        "free": "2048",
+        "publish30000": "dtma ",
+        "listen30000": "1",
+        "publish30001": "",
+        "listen30001": "0",
+        **overrides,
+    }
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def test_parse_reads_every_field():
+    found = survey.parse_survey(answer(), PORTS)
+    assert found.docker_version == "20.10.24"
+    assert (found.running_image_id, found.running, found.running_ref) == (
+        IMAGE,
+        True,
+        "dtma:abc1234",
+    )
+    assert found.health == "healthy" and found.target_image_id == IMAGE
+    assert found.env_sha256 == ENV_SHA and found.lock_owner == ""
+    assert found.free_bytes == 2048 * 1024
+    assert found.publishers == {30000: ["dtma"], 30001: []}
+    assert found.listeners == {30000: True, 30001: False}
+
+
+def test_parse_of_a_host_without_agent_or_env_file():
+    found = survey.parse_survey(answer(running="", target="", env="", free=""), PORTS)
+    assert not found.running and found.running_image_id == "" and found.running_ref == ""
+    assert found.free_bytes is None
+    assert not found.up_to_date(IMAGE, ENV_SHA)
+
+
+def test_up_to_date_needs_same_image_same_env_running_and_not_unhealthy():
+    assert survey.parse_survey(answer(), PORTS).up_to_date(IMAGE, ENV_SHA)
+    assert survey.parse_survey(answer(running=f"{IMAGE} true dtma:x"), PORTS).up_to_date(
+        IMAGE, ENV_SHA
+    )  # an image without HEALTHCHECK
+    other = "sha256:" + "c" * 64
+    not_up_to_date = [
+        (answer(), other, ENV_SHA),  # another image was built
+        (answer(), IMAGE, "d" * 64),  # another env file
+        (answer(running=f"{IMAGE} false dtma:x healthy"), IMAGE, ENV_SHA),  # stopped
+        (answer(running=f"{IMAGE} true dtma:x unhealthy"), IMAGE, ENV_SHA),
+        (answer(target=other), IMAGE, ENV_SHA),  # the tag points elsewhere on the host
+        (answer(env=""), IMAGE, ""),
+        (answer(running="", target=""), "", ENV_SHA),
+    ]
+    for text, image, env_sha in not_up_to_date:
+        assert not survey.parse_survey(text, PORTS).up_to_date(image, env_sha), text
+
+
+def survey_line(tmp_path: Path) -> str:
+    return survey.survey_command(
+        container="dtma",
+        image_ref="dtma:abc1234",
+        env_file=str(tmp_path / "dtma.env"),
+        lock_dir=str(tmp_path / "lock"),
+        ports=PORTS,
+    )
+
+
+def run_sh(line: str, path: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", "-c", line], capture_output=True, text=True, env={**os.environ, "PATH": path}
+    )
+
+
+def fake_docker(folder: Path) -> str:
+    """A `docker` that prints nothing and fails, like a client whose engine is down."""
+    folder.mkdir()
+    script = folder / "docker"
+    script.write_text("#!/bin/sh\nexit 1\n")
+    script.chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}"
+
+
+def test_survey_without_docker_exits_127_saying_so(tmp_path):
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("sh", "cat", "cut", "sha256sum", "df", "awk", "tr", "wc"):
+        found = shutil.which(tool)
+        assert found, tool
+        (tools / tool).symlink_to(found)
+    done = run_sh(survey_line(tmp_path), str(tools))
+    assert done.returncode == 127 and survey.NO_DOCKER in done.stderr
+
+
+def test_survey_reads_env_sha_and_lock_owner_from_the_files(tmp_path):
+    (tmp_path / "dtma.env").write_text("A=1\n")
+    (tmp_path / "lock").mkdir()
+    path = fake_docker(tmp_path / "bin")
+    found = survey.parse_survey(run_sh(survey_line(tmp_path), path).stdout, PORTS)
+    assert found.docker_version == ""  # the engine does not answer: the check refuses
+    assert found.env_sha256 == hashlib.sha256(b"A=1\n").hexdigest()
+    assert found.lock_owner == survey.UNKNOWN_OWNER  # a lock directory without owner file
+    (tmp_path / "lock" / "owner").write_text('{"user": "u"}\n')
+    found = survey.parse_survey(run_sh(survey_line(tmp_path), path).stdout, PORTS)
+    assert found.lock_owner == '{"user": "u"}'
+    assert found.free_bytes is not None and found.free_bytes > 0
+    assert found.publishers == {30000: [], 30001: []}
+
+
+def test_healthcheck_command_runs_as_docker_would():
+    shell_form = ["CMD-SHELL", "curl -f http://127.0.0.1/ || exit 1"]
+    assert commands.healthcheck_exec("dtma", shell_form, 3) == [
+        "timeout", "3", "docker", "exec", "dtma", "/bin/sh", "-c", shell_form[1],
+    ]  # fmt: skip
+    exec_form = ["CMD", "/opt/venv/bin/python", "-c", "print(1)"]
+    assert commands.healthcheck_exec("dtma", exec_form, 2.5) == [
+        "timeout", "2.5", "docker", "exec", "dtma", "/opt/venv/bin/python", "-c", "print(1)",
+    ]  # fmt: skip
+    for none in ([], ["NONE"], ["CMD"], ["CMD-SHELL"]):
+        assert commands.healthcheck_exec("dtma", none, 3) is None
+
+
+def test_settle_probe_prints_restarts_check_result_then_state(tmp_path):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "docker").write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        "  *RestartCount*) echo 2 ;;\n"
+        '  "container inspect dtma") echo \'[{"State": {"Running": true}, "RestartCount": 2}]\';;\n'
+        "  exec*) exit 1 ;;\n"
+        "esac\n"
+    )
+    (folder / "docker").chmod(0o755)
+    path = f"{folder}:{os.environ['PATH']}"
+    check = commands.healthcheck_exec("dtma", ["CMD", "false"], 3)
+    out = run_sh(commands.settle_probe("dtma", 0.1, check), path).stdout
+    assert verify._parse_probe("dtma", out) == (
+        2,
+        "1",
+        {"State": {"Running": True}, "RestartCount": 2},
+    )
+    out = run_sh(commands.settle_probe("dtma", 0.1, None), path).stdout
+    assert verify._parse_probe("dtma", out)[1] == "none"
+
+
+def test_probe_of_a_missing_container_fails_verify():
+    with pytest.raises(verify.VerifyFailed, match="does not exist"):
+        verify._parse_probe("dtma", "restarts=\nhealthcheck=none\n")
