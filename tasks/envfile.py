@@ -81,11 +81,11 @@ def load(path: str | Path, port: int = 30000) -> EnvFile:
     try:
         text = file.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise EnvFileError(f"{file} does not exist (copy .env.example and fill it in)") from None
+        raise EnvFileError("does not exist (copy .env.example and fill it in)") from None
     except UnicodeDecodeError:
-        raise EnvFileError(f"{file} is not UTF-8 text") from None
+        raise EnvFileError("is not UTF-8 text") from None
     except OSError as exc:  # a directory, no permission, an I/O error: say so, no traceback
-        raise EnvFileError(f"{file} cannot be read: {exc.strerror or exc}") from None
+        raise EnvFileError(f"cannot be read: {exc.strerror or exc}") from None
     env = parse(text, str(file))
     check(env, port)
     return env

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -60,14 +61,14 @@ def make_box(name: str):
 
 @pytest.fixture(scope="module")
 def box_a():
-    box = make_box("dtma-deptest-a")
+    box = make_box(f"dtma-deptest-a-{uuid.uuid4().hex[:6]}")
     yield box
     sandbox.down(box.name)
 
 
 @pytest.fixture(scope="module")
 def box_b():
-    box = make_box("dtma-deptest-b")
+    box = make_box(f"dtma-deptest-b-{uuid.uuid4().hex[:6]}")
     yield box
     sandbox.down(box.name)
 
