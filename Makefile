@@ -5,8 +5,9 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 HOST    ?= sandbox
-AGENT   ?= 127.0.0.1:30000
-ENV_FILE ?= .env
+# The sandbox publishes the agent on loopback; elsewhere the agent answers on HOST itself.
+AGENT   ?= $(if $(filter sandbox,$(HOST)),127.0.0.1:30000,$(lastword $(subst @, ,$(HOST))))
+ENV_FILE ?= $(if $(and $(filter sandbox,$(HOST)),$(wildcard .sandbox/sandbox/demo.env)),.sandbox/sandbox/demo.env,.env)
 # `fab sandbox.up` writes ssh_config entries; use them when HOST names a sandbox.
 SSH_CONFIG := $(if $(shell grep -sqx 'Host $(HOST)' .sandbox/ssh_config && echo y),-S .sandbox/ssh_config)
 
@@ -46,7 +47,7 @@ demo: install engine  ## sandbox up -> deploy -> smoke, all on this machine
 deploy: install  ## deploy to HOST (make deploy HOST=root@droplet ENV_FILE=.env)
 	$(BIN)/fab $(SSH_CONFIG) -H $(HOST) deploy --env-file $(ENV_FILE)
 
-smoke: install  ## smoke suite against AGENT (make smoke AGENT=203.0.113.7 ENV_FILE=.env)
+smoke: install  ## smoke suite against HOST's agent (make smoke HOST=root@droplet ENV_FILE=.env)
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p no:cacheprovider smoke_tests --host $(AGENT) --env-file $(ENV_FILE)
 
 bench: install engine  ## redeploy benchmark vs docker save|ssh|docker load
