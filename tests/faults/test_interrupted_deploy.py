@@ -116,3 +116,25 @@ def test_ctrl_c_while_the_old_agent_stops(host, contexts):
         exit_seconds=round(seconds, 2),
         agent_after=("new (unverified)" if running == new else "old"),
     )
+
+
+def test_host_left_between_stop_and_start_is_restored_by_rollback(host):
+    """A link lost in the middle of the cutover (old agent stopped and set aside, new one created
+    but never started): `fab status` says no agent runs, and `fab rollback` brings the old back."""
+    before = inspect(host.box, "dtma")
+    version = public_version(host.box)
+    cut = host.sh(
+        "docker rm -f dtma-previous >/dev/null 2>&1; docker rename dtma dtma-previous"
+        f" && docker stop dtma-previous && docker create --name dtma {before['Config']['Image']}"
+    )
+    assert cut.returncode == 0, cut.stderr
+    status = host.fab("status", "--verify-url", host.box.agent_url)
+    assert "(created, " in status.stdout, status.stdout + status.stderr
+    sent = time.monotonic()
+    back = host.fab("rollback", "--env-file", str(host.env_file))
+    assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]
+    recovery = seconds_until_healthy(host.box.agent_url, sent, limit=60)
+    assert public_version(host.box) == version
+    assert inspect(host.box, "dtma")["Id"] == before["Id"]  # the old agent itself, restarted
+    host.smoke()
+    record("link lost between stop and start, then fab rollback", recovery_seconds=recovery)
