@@ -14,7 +14,7 @@ from typing import Any
 
 from fabric import task
 
-from tasks import commands, lock, pipeline, release, settings, verify
+from tasks import commands, envfile, lock, pipeline, release, settings, verify
 from tasks import report as reports
 from tasks import ship as shipping
 from tasks.commands import append_line
@@ -43,6 +43,11 @@ def _settings(c: Any, **flags: Any) -> settings.DeploySettings:
     return settings.load(
         c, **{k: (v or None) if isinstance(v, bool) else v for k, v in flags.items()}
     )
+
+
+def _with_backend_key(c: Any, s: settings.DeploySettings) -> settings.DeploySettings:
+    """The settings plus the key the backend sends, read from the env file (verify uses it)."""
+    return s.with_backend_key(pipeline.load_env(s, host_label(c)).values["BACKEND_TO_DTMA_API_KEY"])
 
 
 @task(help=HELP)
@@ -131,8 +136,8 @@ def run_locked(
     c: Any,
     s: settings.DeploySettings,
     rep: reports.DeployReport,
-    env: Any,
-    built: Any,
+    env: envfile.EnvFile,
+    built: pipeline.BuiltImage,
     found: HostSurvey,
 ) -> None:
     """Everything that changes the host, under its deploy lock."""
@@ -228,9 +233,7 @@ def release_(c, image=None, env_file=None, context=None, verify_url=None, verify
             verify_url=verify_url,
             verify_timeout=verify_timeout,
         )
-        s = s.with_backend_key(
-            pipeline.load_env(s, host_label(c)).values["BACKEND_TO_DTMA_API_KEY"]
-        )
+        s = _with_backend_key(c, s)
         ref = image or f"{pipeline.REPOSITORY}:{pipeline.source_version(s)}"
         version = ref.split(":", 1)[1]
         with lock.held(c, s.lock_dir, s.lock_ttl):
@@ -247,9 +250,7 @@ def verify_(c, env_file=None, verify_url=None, verify_timeout=None):
     """Check the running agent as the backend would: health, /status, auth, stability."""
     with one_line_errors():
         s = _settings(c, env_file=env_file, verify_url=verify_url, verify_timeout=verify_timeout)
-        s = s.with_backend_key(
-            pipeline.load_env(s, host_label(c)).values["BACKEND_TO_DTMA_API_KEY"]
-        )
+        s = _with_backend_key(c, s)
         state = verify.container_state(c, s.container) or {}
         version = (state.get("Config", {}).get("Labels") or {}).get("dtma.version", "")
         test = tuple((state.get("Config", {}).get("Healthcheck") or {}).get("Test") or ())

@@ -113,12 +113,17 @@ def status(c, verify_url=None):
 
 
 @task(help={"follow": "keep streaming new lines", "tail": "lines to show (default 100)"})
-def logs(c, follow=False, tail=100):
+def logs(c, follow=False, tail=None):
     """The agent's log (no secrets by the agent's design)."""
     with one_line_errors():
         s = settings.load(c)
+        # No int default: Invoke would then parse --tail itself and a typo would be a traceback.
+        try:
+            lines = 100 if tail is None else int(tail)
+        except ValueError:
+            raise settings.SettingsError(f"--tail {tail!r} is not a whole number") from None
         c.run(
-            shlex.join(commands.logs(s.container, tail=int(tail), follow=follow)),
+            shlex.join(commands.logs(s.container, tail=lines, follow=follow)),
             pty=follow,
             warn=True,
         )

@@ -10,7 +10,6 @@ import getpass
 import logging
 import socket
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import paramiko
@@ -24,14 +23,6 @@ from tasks.settings import DeploySettings
 # Paramiko logs each refused tunnel connect at ERROR; the checks report what matters.
 logging.getLogger("paramiko.transport").addHandler(logging.NullHandler())
 logging.getLogger("paramiko.transport").propagate = False
-
-
-@dataclass(frozen=True)
-class Release:
-    image_ref: str
-    version: str
-    previous_image: str | None
-    swap_seconds: float
 
 
 def labels(version: str) -> dict[str, str]:
@@ -130,13 +121,12 @@ def swap(
     version: str,
     *,
     remove_first: tuple[str, ...] = (),
-) -> Release:
+) -> None:
     """Rename the running agent aside, create the new one, then stop old + start new at once.
 
     `remove_first`: containers to remove in the same round trip (a candidate that passed).
     """
     current = verify.container_state(conn, s.container)
-    previous_image = current["Config"]["Image"] if current else None
     prepare = [commands.remove_if_present(name) for name in (*remove_first, s.previous)]
     if current:
         prepare.append(shell(commands.rename(s.container, s.previous)))
@@ -163,11 +153,9 @@ def swap(
     cutover = [commands.start(s.container)]
     if current:
         cutover.insert(0, commands.stop(s.previous))
-    started = time.monotonic()
     result = conn.run(shell(*cutover), hide=True, warn=True)
     if not result.ok:
         raise DeployError(host_label(conn), "release", result.stderr.strip(), "rolling back")
-    return Release(image_ref, version, previous_image, time.monotonic() - started)
 
 
 def rollback(conn: Any, s: DeploySettings) -> bool:

@@ -21,7 +21,6 @@ from fabric import Connection
 
 from tasks.layers import (
     ArchiveError,
-    LayerPlan,
     all_chain_ids,
     layer_sizes,
     layers_to_drop,
@@ -209,16 +208,6 @@ def save_image(image: docker.models.images.Image, image_ref: str, dest: Path) ->
         raise ShipError(
             "save", f"local docker save failed: {exc}", "check local disk space"
         ) from exc
-
-
-def plan_ship(
-    conn: Connection, image_ref: str, docker_client: docker.DockerClient | None = None
-) -> LayerPlan:
-    """What ship() would send, without saving or sending anything (sizes unknown: 0)."""
-    image = (docker_client or docker.from_env()).images.get(image_ref)
-    full = host_image_store(conn) == "containerd"
-    present = set() if full else host_chain_ids(conn)
-    return plan_layers(image.attrs["RootFS"].get("Layers") or [], present, image_ref=image_ref)
 
 
 def tag(conn: Connection, image_id: str, tags: Sequence[str]) -> None:

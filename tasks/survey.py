@@ -53,6 +53,8 @@ def survey_command(
     health = "{{if .State.Health}}{{.State.Health.Status}}{{end}}"
     fmt = "{{.Image}} {{.State.Running}} {{.Config.Image}} " + health
     owner = shlex.quote(f"{lock_dir}/owner")
+    docker_root_df = commands.shell(commands.disk_free_kib("/var/lib/docker"))
+    root_df = commands.shell(commands.disk_free_kib("/"))
     lines = [
         f"command -v docker >/dev/null || {{ echo '{NO_DOCKER}' >&2; exit 127; }}",
         _line("docker", commands.shell(commands.docker_version()) + " 2>/dev/null"),
@@ -61,11 +63,7 @@ def survey_command(
             shlex.join(["docker", "container", "inspect", "--format", fmt, container])
             + " 2>/dev/null",
         ),
-        _line(
-            "target",
-            shlex.join(["docker", "image", "inspect", "--format", "{{.Id}}", image_ref])
-            + " 2>/dev/null",
-        ),
+        _line("target", commands.shell(commands.image_inspect(image_ref)) + " 2>/dev/null"),
         _line("env", f"sha256sum {shlex.quote(env_file)} 2>/dev/null | cut -d' ' -f1"),
         _line(
             "lock",
@@ -73,8 +71,7 @@ def survey_command(
             f"echo {UNKNOWN_OWNER}; }}",
         ),
         _line(
-            "free",
-            "{ df -Pk /var/lib/docker 2>/dev/null || df -Pk /; } | awk 'NR==2 {print $4}'",
+            "free", f"{{ {docker_root_df} 2>/dev/null || {root_df}; }} | awk 'NR==2 {{print $4}}'"
         ),
     ]
     for port in ports:
