@@ -37,9 +37,15 @@ def demo_env_file(box: sandbox.Sandbox) -> Path:
         "http_port": "loopback port where the sandbox publishes the agent's 30000 (default: 30000)",
     }
 )
-def demo(c: Context, name: str = "sandbox", ssh_port: int = 2222, http_port: int = 30000) -> None:
+def demo(
+    c: Context, name: str = "sandbox", ssh_port: str | None = None, http_port: str | None = None
+) -> None:
     """Sandbox droplet up -> `fab deploy` into it -> smoke suite against it."""
-    box = sandbox.up(name=name, ssh_port=ssh_port, http_port=http_port)
+    box = sandbox.up(
+        name=name,
+        ssh_port=sandbox.port_flag(ssh_port, 2222, "--ssh-port"),
+        http_port=sandbox.port_flag(http_port, 30000, "--http-port"),
+    )
     env_file = demo_env_file(box)
     pty = sys.stdout.isatty()
     deploy = [

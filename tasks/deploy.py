@@ -45,11 +45,6 @@ def _settings(c: Any, **flags: Any) -> settings.DeploySettings:
     )
 
 
-def _with_backend_key(c: Any, s: settings.DeploySettings) -> settings.DeploySettings:
-    """The settings plus the key the backend sends, read from the env file (verify uses it)."""
-    return s.with_backend_key(pipeline.load_env(s, host_label(c)).values["BACKEND_TO_DTMA_API_KEY"])
-
-
 @task(help=HELP)
 def deploy(
     c,
@@ -233,7 +228,7 @@ def release_(c, image=None, env_file=None, context=None, verify_url=None, verify
             verify_url=verify_url,
             verify_timeout=verify_timeout,
         )
-        s = _with_backend_key(c, s)
+        s = pipeline.with_backend_key(c, s)
         ref = image or f"{pipeline.REPOSITORY}:{pipeline.source_version(s)}"
         version = ref.split(":", 1)[1]
         with lock.held(c, s.lock_dir, s.lock_ttl):
@@ -250,7 +245,7 @@ def verify_(c, env_file=None, verify_url=None, verify_timeout=None):
     """Check the running agent as the backend would: health, /status, auth, stability."""
     with one_line_errors():
         s = _settings(c, env_file=env_file, verify_url=verify_url, verify_timeout=verify_timeout)
-        s = _with_backend_key(c, s)
+        s = pipeline.with_backend_key(c, s)
         state = verify.container_state(c, s.container) or {}
         version = (state.get("Config", {}).get("Labels") or {}).get("dtma.version", "")
         test = tuple((state.get("Config", {}).get("Healthcheck") or {}).get("Test") or ())

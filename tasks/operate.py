@@ -63,17 +63,23 @@ def prune(c, keep=None):
                 print(f"{'removed' if result.ok else 'kept (in use)'} {ref}")
 
 
-@task(help={"env_file": "env file with the backend key, to verify the restored agent"})
-def rollback(c, env_file=None):
-    """Run the previous release again (the current one becomes the previous)."""
+@task(
+    help={
+        "env_file": "env file with the backend key, to verify the restored agent (default .env)",
+        "verify_url": "where the agent answers (default http://HOST:30000)",
+    }
+)
+def rollback(c, env_file=None, verify_url=None):
+    """Run the previous release again (the current one becomes the previous), then verify it."""
     with one_line_errors():
-        s = settings.load(c, env_file=env_file)
+        s = pipeline.with_backend_key(c, settings.load(c, env_file=env_file, verify_url=verify_url))
         with lock.held(c, s.lock_dir, s.lock_ttl):
             release.switch_to_previous(c, s)
-        state = verify.container_state(c, s.container) or {}
-        print(f"rolled back to {state.get('Config', {}).get('Image')}")
+        config = (verify.container_state(c, s.container) or {}).get("Config", {})
+        print(f"rolled back to {config.get('Image')}")
+        version = (config.get("Labels") or {}).get("dtma.version", "")
         try:
-            verify.check_stable(c, s.container, s.settle_seconds)
+            print(f"verify     {pipeline.verify_release(c, s, version)}")
         except verify.VerifyFailed as exc:
             raise DeployError(
                 host_label(c),

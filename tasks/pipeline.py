@@ -188,6 +188,11 @@ def install_env(conn: Any, s: DeploySettings, env: envfile.EnvFile) -> str:
     return env.sha256
 
 
+def with_backend_key(c: Any, s: DeploySettings) -> DeploySettings:
+    """The settings plus the key the backend sends, read from the env file (verify uses it)."""
+    return s.with_backend_key(load_env(s, host_label(c)).values["BACKEND_TO_DTMA_API_KEY"])
+
+
 def verify_release(
     conn: Any, s: DeploySettings, version: str, healthcheck: tuple[str, ...] = ()
 ) -> str:

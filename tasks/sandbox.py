@@ -145,6 +145,16 @@ def _fail(exc: SandboxError) -> Exit:
 NAME_HELP = "sandbox name (container name, ssh_config Host); default: sandbox"
 
 
+def port_flag(value: str | None, default: int, flag: str) -> int:
+    """A port given on the command line (a string, so that a typo gets one clear line)."""
+    if value is None:
+        return default
+    port = int(value) if str(value).isdigit() else 0
+    if not 0 < port < 65536:
+        raise Exit(f"sandbox: {flag} {value!r} is not a port (1-65535)", code=1)
+    return port
+
+
 @task(
     name="up",
     help={
@@ -153,10 +163,12 @@ NAME_HELP = "sandbox name (container name, ssh_config Host); default: sandbox"
         "http_port": "port on 127.0.0.1 for the agent's 30000 (default 30000)",
     },
 )
-def up_task(c, name="sandbox", ssh_port=2222, http_port=30000):
+def up_task(c, name="sandbox", ssh_port=None, http_port=None):
     """Start a sandbox droplet (sshd + its own Docker engine) and say how to reach it."""
+    ssh_port = port_flag(ssh_port, 2222, "--ssh-port")
+    http_port = port_flag(http_port, 30000, "--http-port")
     try:
-        sandbox = up(name, int(ssh_port), int(http_port))
+        sandbox = up(name, ssh_port, http_port)
     except SandboxError as exc:
         raise _fail(exc) from None
     key = os.path.relpath(sandbox.key_path)

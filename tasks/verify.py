@@ -76,7 +76,7 @@ def check_status(url: str, backend_key: str, version: str) -> dict[str, Any]:
     missing = [name for name in (*STATUS_FIELDS, *FULL_FIELDS) if name not in body]
     if missing:
         raise VerifyFailed(f"/status lacks {', '.join(missing)} (contract fields)")
-    if body["version"] != version:
+    if version and body["version"] != version:  # empty: whatever version runs (a rollback)
         raise VerifyFailed(f"/status reports version {body['version']!r}, expected {version!r}")
     if body["status"] == "misconfigured":
         raise VerifyFailed("/status says misconfigured: the agent did not get its env file")

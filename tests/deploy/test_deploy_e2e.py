@@ -200,8 +200,9 @@ def test_bad_env_file_is_refused_before_touching_the_host(box_a, contexts, tmp_p
 
 
 def test_rollback_brings_the_previous_release_back(box_a, contexts, env_file):
-    result = fab([box_a], "rollback", "--env-file", str(env_file))
+    result = fab([box_a], "rollback", "--env-file", str(env_file), "--verify-url", box_a.agent_url)
     assert result.returncode == 0, result.stderr
+    assert f"verify     ok: {box_a.agent_url} version {version_of(contexts['v2'])}" in result.stdout
     assert public_version(box_a) == version_of(contexts["v2"])
     status = fab([box_a], "status", "--verify-url", box_a.agent_url)
     assert status.returncode == 0 and version_of(contexts["v2"]) in status.stdout

@@ -131,7 +131,10 @@ def test_host_left_between_stop_and_start_is_restored_by_rollback(host):
     status = host.fab("status", "--verify-url", host.box.agent_url)
     assert "(created, " in status.stdout, status.stdout + status.stderr
     sent = time.monotonic()
-    back = host.fab("rollback", "--env-file", str(host.env_file))
+    back = host.fab(
+        "rollback", "--env-file", str(host.env_file), "--verify-url", host.box.agent_url
+    )
+    assert f"version {version}" in back.stdout, back.stdout
     assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]
     recovery = seconds_until_healthy(host.box.agent_url, sent, limit=60)
     assert public_version(host.box) == version

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
+
+import pytest
+from invoke.exceptions import Exit
 
 from tasks import droplet, images, rootfs, sandbox
 
@@ -77,3 +81,14 @@ def test_source_version_follows_the_working_tree(tmp_path: Path):
     (tmp_path / "a.py").write_text("one\n")
     (tmp_path / "new.py").write_text("x\n")  # untracked files count too
     assert images.source_version(tmp_path).startswith(f"{clean}-dirty.")
+
+
+@pytest.mark.parametrize("given", ["abc", "0", "65536", "-1", "22.5"])
+def test_a_port_flag_that_is_not_a_port_is_one_clear_line(given):
+    with pytest.raises(Exit, match=rf"--ssh-port '{re.escape(given)}' is not a port"):
+        sandbox.port_flag(given, 2222, "--ssh-port")
+
+
+def test_port_flags_take_a_number_or_the_default():
+    assert sandbox.port_flag(None, 2222, "--ssh-port") == 2222
+    assert sandbox.port_flag("2300", 2222, "--ssh-port") == 2300
