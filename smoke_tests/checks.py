@@ -37,15 +37,20 @@ def server_error(answer: Answer) -> str:
     return f"the agent is failing: {answer.brief()}"
 
 
-def authenticated_status(agent: AgentClient) -> dict[str, Any]:
-    """`GET /status` as the backend sends it, parsed; anything else fails with its cause."""
-    answer = keyed_answer_or_fail(agent, "GET", "/status")
+def accepted_with_key(answer: Answer, expectation: str = "expected HTTP 200") -> None:
+    """The backend's key must get a 200; otherwise say whether it was refused or failed."""
     if answer.status in (401, 403):
         broken(KEY_REJECTED.format(status=answer.status))
     if answer.status >= 500:
         broken(server_error(answer))
     if answer.status != 200:
-        broken(f"expected HTTP 200: {answer.brief()}")
+        broken(f"{expectation}: {answer.brief()}")
+
+
+def authenticated_status(agent: AgentClient) -> dict[str, Any]:
+    """`GET /status` as the backend sends it, parsed; anything else fails with its cause."""
+    answer = keyed_answer_or_fail(agent, "GET", "/status")
+    accepted_with_key(answer)
     body = answer.json()
     if not isinstance(body, dict):
         kind = "not JSON" if body is NO_BODY else f"JSON {type(body).__name__}"
