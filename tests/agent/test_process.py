@@ -29,17 +29,23 @@ def test_no_environment_at_all_still_serves_and_stops_cleanly(tmp_path):
     assert "Traceback" not in agent.log()
 
 
+def agent_env(backend: BackendStandIn, **extra: str) -> dict[str, str]:
+    """A fully configured agent whose heartbeat goes to the stand-in."""
+    return {
+        "DTMA_BEARER_TOKEN": DROPLET_TOKEN,
+        "BACKEND_TO_DTMA_API_KEY": BACKEND_KEY,
+        "AGENTOPIA_API_BASE_URL": backend.api_base_url,
+        **extra,
+    }
+
+
 @pytest.mark.e2e
 def test_status_answers_while_the_heartbeat_receiver_hangs(tmp_path):
     with BackendStandIn(droplet_token=DROPLET_TOKEN, backend_key=BACKEND_KEY) as backend:
         backend.heartbeat_mode = "hang"
-        env = {
-            "DTMA_BEARER_TOKEN": DROPLET_TOKEN,
-            "BACKEND_TO_DTMA_API_KEY": BACKEND_KEY,
-            "AGENTOPIA_API_BASE_URL": backend.api_base_url,
-            "HEARTBEAT_INTERVAL_SECONDS": "1",
-        }
-        agent = start_agent(env, tmp_path / "agent.log")
+        agent = start_agent(
+            agent_env(backend, HEARTBEAT_INTERVAL_SECONDS="1"), tmp_path / "agent.log"
+        )
         try:
             backend.wait_for_heartbeats(1)
             session = requests.Session()
@@ -62,13 +68,7 @@ def test_status_answers_while_the_heartbeat_receiver_hangs(tmp_path):
 def test_refresh_status_through_the_backend_updates_tool_statuses(tmp_path, tool_image, tool_name):
     """The user's "refresh status" button: 200 and the instance's status, not the old 500."""
     with BackendStandIn(droplet_token=DROPLET_TOKEN, backend_key=BACKEND_KEY) as backend:
-        env = {
-            "DTMA_BEARER_TOKEN": DROPLET_TOKEN,
-            "BACKEND_TO_DTMA_API_KEY": BACKEND_KEY,
-            "AGENTOPIA_API_BASE_URL": backend.api_base_url,
-            "DTMA_VERSION": "rev-test-1",
-        }
-        agent = start_agent(env, tmp_path / "agent.log")
+        agent = start_agent(agent_env(backend, DTMA_VERSION="rev-test-1"), tmp_path / "agent.log")
         try:
             body = {
                 "dockerImageUrl": tool_image,

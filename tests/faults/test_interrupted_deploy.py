@@ -45,6 +45,16 @@ def has_image(host, ref: str) -> bool:
     return host.sh(f"docker image inspect {ref}").returncode == 0
 
 
+def assert_agent_untouched(host, before: dict, version: str) -> None:
+    """The same container, never restarted, still answering with the same version."""
+    after = inspect(host.box, "dtma")
+    assert (after["Id"], after["State"]["StartedAt"]) == (
+        before["Id"],
+        before["State"]["StartedAt"],
+    )
+    assert public_version(host.box) == version
+
+
 def test_ctrl_c_during_ship_leaves_the_running_agent(host, contexts):
     before, version = inspect(host.box, "dtma"), public_version(host.box)
     run = start_deploy(host, contexts["v3"], "--full")  # the whole image: a long ship
@@ -52,12 +62,7 @@ def test_ctrl_c_during_ship_leaves_the_running_agent(host, contexts):
     time.sleep(1.0)
     done, seconds = interrupted(host, run, run.interrupt())
     assert f"deploy {host.box.host}: " in done.stdout  # the report is still printed and written
-    after = inspect(host.box, "dtma")
-    assert (after["Id"], after["State"]["StartedAt"]) == (
-        before["Id"],
-        before["State"]["StartedAt"],
-    )
-    assert public_version(host.box) == version
+    assert_agent_untouched(host, before, version)
     assert not has_image(host, f"dtma:{version_of(contexts['v3'])}")  # nothing half-loaded
     host.smoke()
     record("Ctrl-C during ship", exit_seconds=round(seconds, 2))
@@ -70,12 +75,7 @@ def test_ctrl_c_right_after_the_candidate_starts(host, contexts):
     wait_on_host(host, "docker inspect -f '{{.State.Running}}' dtma-candidate", "true")
     done, seconds = interrupted(host, run, run.interrupt())
     assert f"deploy {host.box.host}: " in done.stdout  # the report is still printed and written
-    after = inspect(host.box, "dtma")
-    assert (after["Id"], after["State"]["StartedAt"]) == (
-        before["Id"],
-        before["State"]["StartedAt"],
-    )
-    assert public_version(host.box) == version
+    assert_agent_untouched(host, before, version)
     # The ship before the candidate finished: the staged files of the earlier cut ship are gone.
     assert host.sh(f"ls -A {STAGE_DIR}").stdout.strip() == ""
     assert inspect(host.box, "dtma-candidate") is None  # removed on the way out
