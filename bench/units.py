@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-_UNITS = ("B", "KB", "MB", "GB", "TB")
+# One byte formatter for the whole project (SI, 1000): the bench's tables and goals say "KB"
+# exactly as the deploy's report does.
+from tasks.units import human_bytes
 
-
-def human_bytes(value: float) -> str:
-    """1000-based, so that "10 KB" in a goal means 10,000 bytes."""
-    size = float(value)
-    for unit in _UNITS:
-        if abs(size) < 1000 or unit == _UNITS[-1]:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
+__all__ = ["human_bytes", "human_count", "human_ratio", "human_seconds"]
 
 
 def human_seconds(value: float) -> str:

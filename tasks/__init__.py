@@ -1,9 +1,6 @@
-"""dtma-deploy's Fabric tasks: `fab --list` shows them all."""
+"""dtma-deploy: ship the DTMA agent to plain servers over SSH (see README, "How the code is
+laid out"). `fab` loads `ns`, the task collection built in tasks/cli."""
 
-from invoke import Collection
+from tasks.cli import collection
 
-from tasks import demo, deploy, sandbox
-
-ns = Collection.from_module(deploy)
-ns.add_task(demo.demo)
-ns.add_collection(Collection.from_module(sandbox, name="sandbox"))
+ns = collection()

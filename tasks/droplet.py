@@ -14,6 +14,7 @@ from pathlib import Path
 import docker
 import fabric
 
+from tasks import runner
 from tasks.rootfs import RootfsBuildFailed, ensure_rootfs_image
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -31,6 +32,7 @@ DROPLET_PACKAGES = (
     "python3",
 )
 LABEL = "dtma.sandbox"
+ENGINE_VERSION = ["docker", "info", "--format", "{{.ServerVersion}}"]
 BOOT_TIMEOUT = 120.0
 
 
@@ -55,18 +57,15 @@ class Sandbox:
 
     def connection(self, connect_timeout: int = 10) -> fabric.Connection:
         """A key-only connection: no SSH agent, no ~/.ssh keys or configs, no host-key prompts."""
-        return fabric.Connection(
+        return runner.connection(
             "127.0.0.1",
-            user="root",
             port=self.ssh_port,
-            config=fabric.Config(overrides={"load_ssh_configs": False}),
+            key_files=[str(self.key_path)],
             connect_timeout=connect_timeout,
-            connect_kwargs={
-                "key_filename": [str(self.key_path)],
-                "look_for_keys": False,
-                "allow_agent": False,
-            },
         )
+
+    def remote(self, connect_timeout: int = 10) -> runner.Remote:
+        return runner.Remote(self.connection(connect_timeout))
 
     def ssh_argv(self, *command: str) -> list[str]:
         """The OpenSSH command line that logs into this sandbox (and runs `command`, if any)."""
@@ -177,14 +176,14 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def _container(client: docker.DockerClient, name: str):
+def get_container(client: docker.DockerClient, name: str):
     try:
         return client.containers.get(name)
     except docker.errors.NotFound:
         return None
 
 
-def _from_labels(container) -> Sandbox:
+def from_labels(container) -> Sandbox:
     labels = container.labels
     return Sandbox(
         name=labels[f"{LABEL}.name"],
@@ -196,16 +195,16 @@ def _from_labels(container) -> Sandbox:
 
 def find(name: str = "sandbox") -> Sandbox | None:
     """The sandbox called `name` if its container exists (running or not), else None."""
-    container = _container(docker_client(), name)
+    container = get_container(docker_client(), name)
     if container is None or LABEL not in container.labels:
         return None
-    return _from_labels(container)
+    return from_labels(container)
 
 
 def find_all() -> list[tuple[Sandbox, str]]:
     """Every sandbox on this engine with its container state (running, exited, ...)."""
     containers = docker_client().containers.list(all=True, filters={"label": LABEL})
-    return sorted(((_from_labels(c), c.status) for c in containers), key=lambda s: s[0].name)
+    return sorted(((from_labels(c), c.status) for c in containers), key=lambda s: s[0].name)
 
 
 def sshd_answers(port: int) -> bool:
@@ -226,17 +225,13 @@ def probe(sandbox: Sandbox) -> str:
     # Probing the banner first keeps paramiko from logging tracebacks while sshd boots.
     if not sshd_answers(sandbox.ssh_port):
         raise NotReady("sshd sends no banner yet")
+    remote = sandbox.remote(connect_timeout=5)
     try:
-        with sandbox.connection(connect_timeout=5) as conn:
-            done = conn.run(
-                "docker info --format '{{.ServerVersion}}'",
-                hide=True,
-                warn=True,
-                timeout=10,
-                in_stream=False,  # never read our stdin (pytest, cron and CI have none to give)
-            )
+        done = remote.run(ENGINE_VERSION, step="probe", check=False, timeout=10)
     except Exception as exc:  # a booting droplet fails in many ways: banner, auth, reset
         raise NotReady(f"SSH: {type(exc).__name__}: {exc}") from None
+    finally:
+        remote.close()
     if not (done.ok and done.stdout.strip()):
         raise NotReady(f"inner `docker info`: {(done.stderr or done.stdout).strip()[:160]}")
     return done.stdout.strip()

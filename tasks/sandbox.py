@@ -1,5 +1,5 @@
 """Sandbox droplets: throwaway "fresh servers" on this machine, reachable over real SSH on
-127.0.0.1. `fab sandbox.up`, then deploy to it; `fab sandbox.down` leaves nothing behind.
+127.0.0.1: start, find, reboot and remove them (the `fab sandbox.*` tasks are in tasks/cli).
 """
 
 from __future__ import annotations
@@ -7,28 +7,25 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shlex
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import docker
-from invoke import Exit, task
 
 from tasks.droplet import (
     LABEL,
     STATE_DIR,
     Sandbox,
     SandboxError,
-    _container,
-    _from_labels,
     docker_client,
     engine_answers,
     ensure_droplet_image,
     ensure_key,
     find,
     find_all,
+    from_labels,
+    get_container,
     key_dir,
     port_is_free,
     run_argv,
@@ -36,7 +33,22 @@ from tasks.droplet import (
     wait_until_ready,
 )
 
-__all__ = ["Sandbox", "SandboxError", "down", "find", "find_all", "reboot", "up"]
+# What the tests, the bench and the cli use of a sandbox, in one import.
+__all__ = [
+    "SSH_CONFIG",
+    "Sandbox",
+    "SandboxError",
+    "down",
+    "engine_answers",
+    "find",
+    "find_all",
+    "key_dir",
+    "reboot",
+    "run_argv",
+    "ssh_config_text",
+    "up",
+    "volume_name",
+]
 
 SSH_CONFIG = STATE_DIR / "ssh_config"
 # A Docker container name that is also a plain ssh_config Host.
@@ -50,7 +62,7 @@ def up(
     if not VALID_NAME.fullmatch(name):
         raise SandboxError(f"bad sandbox name {name!r}: use letters, digits, '.', '_' or '-'")
     client = docker_client()
-    container = _container(client, name)
+    container = get_container(client, name)
     if container is not None and LABEL not in container.labels:
         raise SandboxError(f"a container named {name} exists and is not a sandbox; pick --name")
     if container is not None and not (key_dir(name) / "id_ed25519").exists():
@@ -60,7 +72,7 @@ def up(
     key_path, public_key = ensure_key(name)
     wanted = Sandbox(name, ssh_port, http_port, key_path)
     if container is not None:
-        existing = _from_labels(container)
+        existing = from_labels(container)
         if existing != wanted:
             raise SandboxError(
                 f"sandbox {name} already exists on ports {existing.ssh_port}/"
@@ -90,7 +102,7 @@ def up(
 def down(name: str = "sandbox") -> None:
     """Remove the sandbox's container, its engine volume and its key folder."""
     client = docker_client()
-    container = _container(client, name)
+    container = get_container(client, name)
     if container is not None:
         if LABEL not in container.labels:
             raise SandboxError(f"container {name} is not a sandbox; not removing it")
@@ -136,101 +148,3 @@ def write_ssh_config() -> Path:
     partial.write_text(ssh_config_text([s for s, _ in find_all()]))
     partial.replace(SSH_CONFIG)
     return SSH_CONFIG
-
-
-def _fail(exc: SandboxError) -> Exit:
-    return Exit(f"sandbox: {exc}", code=1)
-
-
-NAME_HELP = "sandbox name (container name, ssh_config Host); default: sandbox"
-
-
-def port_flag(value: str | None, default: int, flag: str) -> int:
-    """A port given on the command line (a string, so that a typo gets one clear line)."""
-    if value is None:
-        return default
-    port = int(value) if str(value).isdigit() else 0
-    if not 0 < port < 65536:
-        raise Exit(f"sandbox: {flag} {value!r} is not a port (1-65535)", code=1)
-    return port
-
-
-@task(
-    name="up",
-    help={
-        "name": NAME_HELP,
-        "ssh_port": "port on 127.0.0.1 for SSH (default 2222)",
-        "http_port": "port on 127.0.0.1 for the agent's 30000 (default 30000)",
-    },
-)
-def up_task(c, name="sandbox", ssh_port=None, http_port=None):
-    """Start a sandbox droplet (sshd + its own Docker engine) and say how to reach it."""
-    ssh_port = port_flag(ssh_port, 2222, "--ssh-port")
-    http_port = port_flag(http_port, 30000, "--http-port")
-    try:
-        sandbox = up(name, ssh_port, http_port)
-    except SandboxError as exc:
-        raise _fail(exc) from None
-    key = os.path.relpath(sandbox.key_path)
-    config = os.path.relpath(SSH_CONFIG)
-    print(f"sandbox {name} is up")
-    print(f"  fab -H {sandbox.host} -i {key} <task>")
-    print(f"  fab -S {config} -H {name} <task>")
-    print(f"  ssh: fab sandbox.ssh --name {name}   agent: {sandbox.agent_url}")
-
-
-@task(name="down", help={"name": NAME_HELP})
-def down_task(c, name="sandbox"):
-    """Remove a sandbox droplet: container, engine volume and key; nothing stays behind."""
-    try:
-        down(name)
-    except SandboxError as exc:
-        raise _fail(exc) from None
-    print(f"sandbox {name} removed")
-
-
-@task
-def status(c):
-    """List the sandbox droplets: name, ports, container state, inner engine."""
-    try:
-        sandboxes = find_all()
-    except SandboxError as exc:
-        raise _fail(exc) from None
-    if not sandboxes:
-        print("no sandboxes (start one with `fab sandbox.up`)")
-        return
-    width = max(len(box.name) for box, _ in sandboxes)
-    print(f"{'NAME':<{width}}  {'SSH':>5}  {'HTTP':>5}  {'STATE':<10} ENGINE")
-    for box, state in sandboxes:
-        engine = engine_answers(box) if state == "running" else None
-        print(
-            f"{box.name:<{width}}  {box.ssh_port:>5}  {box.http_port:>5}  {state:<10} "
-            f"{'docker ' + engine if engine else 'not answering'}"
-        )
-
-
-@task(name="reboot", help={"name": NAME_HELP})
-def reboot_task(c, name="sandbox"):
-    """Reboot a sandbox droplet (docker restart) and time how long until SSH and Docker answer."""
-    started = time.monotonic()
-    try:
-        reboot(name)
-    except SandboxError as exc:
-        raise _fail(exc) from None
-    print(
-        f"sandbox {name} rebooted: SSH and Docker answer after {time.monotonic() - started:.1f} s"
-    )
-
-
-@task(help={"name": NAME_HELP})
-def ssh(c, name="sandbox"):
-    """Open an interactive SSH session on a sandbox droplet."""
-    try:
-        sandbox = find(name)
-    except SandboxError as exc:
-        raise _fail(exc) from None
-    if sandbox is None:
-        raise Exit(f"sandbox: no sandbox named {name}; start it with `fab sandbox.up`", code=1)
-    argv = sandbox.ssh_argv()
-    print(shlex.join(argv))
-    os.execvp(argv[0], argv)

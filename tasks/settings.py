@@ -76,6 +76,11 @@ class SettingsError(ValueError):
     pass
 
 
+def field_names() -> set[str]:
+    """Every setting a flag, fabric.yaml or the environment may give."""
+    return {f.name for f in fields(DeploySettings)} - {"backend_key"}
+
+
 def _field_type(name: str) -> type:
     hint = typing.get_type_hints(DeploySettings)[name]
     if isinstance(hint, types.UnionType):  # `str | None`
@@ -107,7 +112,7 @@ def merge(
     cli: Mapping[str, Any] | None = None,
 ) -> DeploySettings:
     """Pure merge of the three layers over the defaults; `None` CLI values mean "not given"."""
-    names = {f.name for f in fields(DeploySettings)} - {"backend_key"}
+    names = field_names()
     values: dict[str, Any] = {}
     for key, value in (config or {}).items():
         key = key.replace("-", "_")

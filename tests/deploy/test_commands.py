@@ -2,11 +2,12 @@
 
 import shlex
 
-from tasks import commands
+from tasks.commands import docker, files, scripts
+from tasks.commands.shell import chain, to_shell
 
 
 def test_create_builds_the_agent_container_exactly():
-    argv = commands.create(
+    argv = docker.create(
         "dtma",
         "dtma:abc123",
         env_file="/etc/dtma/dtma.env",
@@ -41,7 +42,7 @@ def test_create_builds_the_agent_container_exactly():
 
 
 def test_candidate_binds_loopback_and_never_restarts():
-    argv = commands.create(
+    argv = docker.create(
         "dtma-candidate", "dtma:x", env_file="/e", publish="127.0.0.1:30001:30000", restart="no"
     )
     assert argv[argv.index("-p") + 1] == "127.0.0.1:30001:30000"
@@ -49,15 +50,15 @@ def test_candidate_binds_loopback_and_never_restarts():
 
 
 def test_shell_quotes_each_argument_once():
-    line = commands.shell(["docker", "rename", "a b", "c"], ["docker", "start", "c;rm"])
+    line = to_shell(chain(["docker", "rename", "a b", "c"], ["docker", "start", "c;rm"]))
     assert line == "docker rename 'a b' c && docker start 'c;rm'"
 
 
 def test_simple_builders():
-    assert commands.stop("dtma-previous") == ["docker", "stop", "--time", "10", "dtma-previous"]
-    assert commands.rename("dtma", "dtma-previous") == ["docker", "rename", "dtma", "dtma-previous"]
-    assert commands.logs("dtma", tail=50) == ["docker", "logs", "--tail", "50", "dtma"]
-    assert commands.logs("dtma", 5, follow=True) == [
+    assert docker.stop("dtma-previous") == ["docker", "stop", "--time", "10", "dtma-previous"]
+    assert docker.rename("dtma", "dtma-previous") == ["docker", "rename", "dtma", "dtma-previous"]
+    assert docker.logs("dtma", tail=50) == ["docker", "logs", "--tail", "50", "dtma"]
+    assert docker.logs("dtma", 5, follow=True) == [
         "docker",
         "logs",
         "--tail",
@@ -65,33 +66,32 @@ def test_simple_builders():
         "--follow",
         "dtma",
     ]
-    assert commands.containers_publishing(30000) == [
-        "docker",
-        "ps",
-        "--filter",
-        "publish=30000",
-        "--format",
-        "{{.Names}}",
-    ]
-    assert commands.remove_if_present("x y") == "docker rm --force 'x y' >/dev/null 2>&1 || true"
+    # Who publishes a port is asked inside the survey script, once per port.
+    assert "docker ps --filter \"publish=$port\" --format '{{.Names}}'" in scripts.SURVEY
+    assert (
+        to_shell(docker.remove_if_present("x y"))
+        == "docker rm --force 'x y' >/dev/null 2>&1 || true"
+    )
 
 
 def test_private_file_is_created_under_umask_not_chmodded_later():
-    assert commands.create_private_file("/etc/dtma/x.tmp") == "umask 077 && : > /etc/dtma/x.tmp"
-    argv = commands.install_file("/etc/dtma/x.tmp", "/etc/dtma/dtma.env")
+    assert (
+        to_shell(files.create_private_file("/etc/dtma/x.tmp")) == "umask 077 && : > /etc/dtma/x.tmp"
+    )
+    argv = files.install_file("/etc/dtma/x.tmp", "/etc/dtma/dtma.env")
     assert argv[:2] == ["sh", "-c"] and argv[-2:] == ["/etc/dtma/x.tmp", "/etc/dtma/dtma.env"]
     assert "mv -f" in argv[2] and "chmod 600" in argv[2]
 
 
 def test_lock_is_an_atomic_mkdir():
-    assert commands.take_lock("/var/lib/dtma-deploy/lock") == (
+    assert to_shell(files.take_lock("/var/lib/dtma-deploy/lock")) == (
         "mkdir -p /var/lib/dtma-deploy && mkdir /var/lib/dtma-deploy/lock"
     )
 
 
 def test_audit_line_survives_the_shell_intact():
     line = '{"a": "it\'s $HOME"}'
-    command = commands.append_line("/var/log/dtma-deploy.log", line)
+    command = to_shell(files.append_line("/var/log/dtma-deploy.log", line))
     words = shlex.split(command)
     assert words[:3] == ["printf", "%s\\n", line]
     assert words[-2:] == [">>", "/var/log/dtma-deploy.log"]

@@ -10,7 +10,10 @@ import tarfile
 
 import pytest
 
-from tasks import ship_commands as cmds
+from tasks.commands import docker, files, scripts
+from tasks.commands.shell import chain, to_shell
+from tasks.errors import DeployError
+from tasks.facts import host_images
 from tasks.layers import (
     ArchiveError,
     all_chain_ids,
@@ -22,8 +25,10 @@ from tasks.layers import (
     read_saved_images,
     write_gzipped_archive,
 )
-from tasks.progress import TransferProgress, format_progress, human_bytes, human_seconds
-from tasks.ship import ShipError, ShipResult
+from tasks.progress import TransferProgress, format_progress
+from tasks.runner import CommandResult
+from tasks.steps.ship import ShipResult
+from tasks.units import human_bytes, human_duration
 
 # Read from this machine's engine: `docker image inspect` of a 3-layer image for the diff ids,
 # /var/lib/docker/image/overlay2/layerdb/sha256/<chain>/diff for the chain ids Docker computed.
@@ -216,13 +221,13 @@ def test_gzipped_archive_hash_and_size_are_of_the_bytes_written():
 def test_human_units():
     assert human_bytes(512) == "512 B"
     assert human_bytes(1536) == "1.5 KB"
-    assert human_bytes(3 * 1024**3) == "3.0 GB"
-    assert human_seconds(9.4) == "9s"
-    assert human_seconds(75) == "1m15s"
+    assert human_bytes(3 * 1000**3) == "3.0 GB"
+    assert human_duration(9.4) == "9s"
+    assert human_duration(75) == "1m15s"
 
 
 def test_progress_line_shows_sent_total_rate_and_eta():
-    line = format_progress("ship", 12 * 1024**2, 48 * 1024**2, 2.0)
+    line = format_progress("ship", 12 * 1000**2, 48 * 1000**2, 2.0)
     assert line == "ship 12.0 MB / 48.0 MB   25%  6.0 MB/s  ETA 6s"
     assert format_progress("ship", 0, 10, 0.0).endswith("ETA ?")
 
@@ -242,17 +247,18 @@ def test_progress_redraws_at_most_ten_times_a_second_on_a_terminal():
     meter.finish()
     text = out.getvalue()
     assert 5 <= text.count("\r") <= 7  # 6 draws (0, .1, .2, .3, .4, .5 s) + the final one
-    assert text.endswith("\n") and text.count("\n") == 1
-    assert "1000 B / 1000 B  100%" in text.rsplit("\r", 1)[1]
+    # rich hides the cursor while it draws and shows it again after the final line.
+    assert text.removesuffix("\x1b[?25h").endswith("\n") and text.count("\n") == 1
+    assert "1.0 KB / 1.0 KB  100%" in text.rsplit("\r", 1)[1]
 
 
 def test_progress_off_a_terminal_prints_one_summary_line():
     now = [0.0]
     out = io.StringIO()
-    meter = TransferProgress("ship", 2048, stream=out, clock=lambda: now[0])
-    for sent in (1024, 2048):
+    meter = TransferProgress("ship", 2000, stream=out, clock=lambda: now[0])
+    for sent in (1000, 2000):
         now[0] += 1
-        meter(sent, 2048)
+        meter(sent, 2000)
     meter.finish()
     assert out.getvalue() == "ship 2.0 KB in 2s (1.0 KB/s)\n"
 
@@ -263,43 +269,46 @@ def test_progress_off_a_terminal_prints_one_summary_line():
 def test_image_store_detection():
     classic = 'overlay2|[["Backing Filesystem","extfs"],["Supports d_type","true"]]'
     containerd = 'overlayfs|[["driver-type","io.containerd.snapshotter.v1"]]'
-    assert cmds.parse_image_store(classic) == "classic"
-    assert cmds.parse_image_store(containerd) == "containerd"
+    assert host_images.parse_image_store(classic) == "classic"
+    assert host_images.parse_image_store(containerd) == "containerd"
 
 
 def test_host_layer_lists_parse_including_images_without_layers():
     stdout = f"{json.dumps(DIFF_IDS)}\nnull\n{json.dumps(DIFF_IDS[:1])}\n"
-    assert cmds.parse_layer_lists(stdout) == [DIFF_IDS, [], DIFF_IDS[:1]]
-    assert cmds.parse_layer_lists("") == []
+    assert host_images.parse_layer_lists(stdout) == [DIFF_IDS, [], DIFF_IDS[:1]]
+    assert host_images.parse_layer_lists("") == []
 
 
 def test_df_available_and_last_line():
     df = "Filesystem 1-blocks Used Available Capacity Mounted on\ntmpfs 1048576 0 1048576 0% /x\n"
-    assert cmds.parse_df_available(df) == 1048576
-    assert cmds.last_line("a\nError: layer does not exist\n\n") == "Error: layer does not exist"
-    assert cmds.last_line("") == "(no output)"
+    assert host_images.parse_df_available(df) == 1048576
+    failed = CommandResult("docker load", 1, "", "a\nError: layer does not exist\n\n")
+    assert failed.last_line() == "Error: layer does not exist"
+    assert CommandResult("docker load", 1, "", "").last_line() == "exit 1"
 
 
 def test_commands_quote_paths_once():
-    assert cmds.prepare_stage_cmd("/var/tmp/my dir") == (
+    assert to_shell(files.prepare_stage("/var/tmp/my dir")) == (
         "mkdir -p -m 700 '/var/tmp/my dir' && find '/var/tmp/my dir' -maxdepth 1 -type f "
         "-name 'ship-*' -delete && df -PB1 '/var/tmp/my dir'"
     )
-    assert cmds.clean_stage_cmd("/s")[-3:] == ["-name", "ship-*", "-delete"]
-    assert cmds.joined(cmds.tag_cmds("sha256:1", ["a:1", "b:2"])) == (
-        "docker tag sha256:1 a:1 && docker tag sha256:1 b:2"
-    )
-    assert cmds.host_layers_cmd().endswith("--format '{{json .RootFS.Layers}}' $ids")
+    assert files.clean_stage("/s")[-3:] == ["-name", "ship-*", "-delete"]
+    tags = [docker.tag("sha256:1", ref) for ref in ["a:1", "b:2"]]
+    assert to_shell(chain(*tags)) == ("docker tag sha256:1 a:1 && docker tag sha256:1 b:2")
+    assert scripts.host_layers()[-1].endswith("--format '{{json .RootFS.Layers}}' $ids")
 
 
 def test_ship_error_is_one_line_with_host_step_cause_and_hint():
-    err = ShipError("disk", "/var/tmp has 1.0 MB free", "free space", host="root@h:22")
-    assert str(err) == "root@h:22: ship failed at disk: /var/tmp has 1.0 MB free -- free space"
+    err = DeployError("root@h:22", "disk", "/var/tmp has 1.0 MB free", "free space")
+    assert str(err) == "root@h:22: disk failed: /var/tmp has 1.0 MB free -> free space"
     assert "\n" not in str(err)
 
 
 def test_ship_summary_says_what_travelled():
-    result = ShipResult("sha256:" + "ab" * 32, "app:v2", False, 4, 1, 3018, 9, 0.64, False, "x")
+    image = {"image_id": "sha256:" + "ab" * 32, "image_ref": "app:v2", "layers_total": 4}
+    result = ShipResult(
+        **image, full=False, layers_sent=1, bytes_sent=2_900, image_bytes=9, seconds=0.64
+    )
     assert result.summary() == "shipped app:v2 (abababababab): 1/4 layers, 2.9 KB in 0.6s"
-    same = ShipResult("sha256:" + "ab" * 32, "app:v2", False, 4, 0, 0, 9, 0.3, False, "")
+    same = ShipResult(**image, full=False, layers_sent=0, bytes_sent=0, image_bytes=9, seconds=0.3)
     assert "already on the host, 0 B" in same.summary()

@@ -2,9 +2,10 @@
 
 import json
 
-from tasks.executor import summary
-from tasks.lock import LockOwner, is_stale
-from tasks.report import DeployReport, audit_line, file_name, human_bytes, render, write
+from tasks.cli.executor import summary
+from tasks.steps.lock import LockOwner, is_stale
+from tasks.steps.report import DeployReport, audit_line, file_name, render, write
+from tasks.units import human_bytes
 
 
 def test_lock_owner_round_trip_and_description():

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks import commands, survey, verify
+from tasks.commands import docker, scripts
+from tasks.errors import VerifyFailed
+from tasks.facts import survey
+from tasks.facts.container import ContainerState, parse_settle_probe
+from tasks.steps.verify import settled
 
 PORTS = (30000, 30001)
 IMAGE = "sha256:" + "a" * 64
@@ -76,8 +80,8 @@ def test_up_to_date_needs_same_image_same_env_running_and_not_unhealthy():
         assert not survey.parse_survey(text, PORTS).up_to_date(image, env_sha), text
 
 
-def survey_line(tmp_path: Path) -> str:
-    return survey.survey_command(
+def survey_argv(tmp_path: Path) -> list[str]:
+    return scripts.survey(
         container="dtma",
         image_ref="dtma:abc1234",
         env_file=str(tmp_path / "dtma.env"),
@@ -86,10 +90,8 @@ def survey_line(tmp_path: Path) -> str:
     )
 
 
-def run_sh(line: str, path: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["sh", "-c", line], capture_output=True, text=True, env={**os.environ, "PATH": path}
-    )
+def run_sh(argv: list[str], path: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PATH": path})
 
 
 def fake_docker(folder: Path) -> str:
@@ -108,20 +110,20 @@ def test_survey_without_docker_exits_127_saying_so(tmp_path):
         found = shutil.which(tool)
         assert found, tool
         (tools / tool).symlink_to(found)
-    done = run_sh(survey_line(tmp_path), str(tools))
-    assert done.returncode == 127 and survey.NO_DOCKER in done.stderr
+    done = run_sh(survey_argv(tmp_path), str(tools))
+    assert done.returncode == 127 and scripts.NO_DOCKER in done.stderr
 
 
 def test_survey_reads_env_sha_and_lock_owner_from_the_files(tmp_path):
     (tmp_path / "dtma.env").write_text("A=1\n")
     (tmp_path / "lock").mkdir()
     path = fake_docker(tmp_path / "bin")
-    found = survey.parse_survey(run_sh(survey_line(tmp_path), path).stdout, PORTS)
+    found = survey.parse_survey(run_sh(survey_argv(tmp_path), path).stdout, PORTS)
     assert found.docker_version == ""  # the engine does not answer: the check refuses
     assert found.env_sha256 == hashlib.sha256(b"A=1\n").hexdigest()
-    assert found.lock_owner == survey.UNKNOWN_OWNER  # a lock directory without owner file
+    assert found.lock_owner == scripts.UNKNOWN_OWNER  # a lock directory without owner file
     (tmp_path / "lock" / "owner").write_text('{"user": "u"}\n')
-    found = survey.parse_survey(run_sh(survey_line(tmp_path), path).stdout, PORTS)
+    found = survey.parse_survey(run_sh(survey_argv(tmp_path), path).stdout, PORTS)
     assert found.lock_owner == '{"user": "u"}'
     assert found.free_bytes is not None and found.free_bytes > 0
     assert found.publishers == {30000: [], 30001: []}
@@ -129,15 +131,15 @@ def test_survey_reads_env_sha_and_lock_owner_from_the_files(tmp_path):
 
 def test_healthcheck_command_runs_as_docker_would():
     shell_form = ["CMD-SHELL", "curl -f http://127.0.0.1/ || exit 1"]
-    assert commands.healthcheck_exec("dtma", shell_form, 3) == [
+    assert docker.healthcheck_exec("dtma", shell_form, 3) == [
         "timeout", "3", "docker", "exec", "dtma", "/bin/sh", "-c", shell_form[1],
     ]  # fmt: skip
     exec_form = ["CMD", "/opt/venv/bin/python", "-c", "print(1)"]
-    assert commands.healthcheck_exec("dtma", exec_form, 2.5) == [
+    assert docker.healthcheck_exec("dtma", exec_form, 2.5) == [
         "timeout", "2.5", "docker", "exec", "dtma", "/opt/venv/bin/python", "-c", "print(1)",
     ]  # fmt: skip
     for none in ([], ["NONE"], ["CMD"], ["CMD-SHELL"]):
-        assert commands.healthcheck_exec("dtma", none, 3) is None
+        assert docker.healthcheck_exec("dtma", none, 3) is None
 
 
 def test_settle_probe_prints_restarts_check_result_then_state(tmp_path):
@@ -153,17 +155,18 @@ def test_settle_probe_prints_restarts_check_result_then_state(tmp_path):
     )
     (folder / "docker").chmod(0o755)
     path = f"{folder}:{os.environ['PATH']}"
-    check = commands.healthcheck_exec("dtma", ["CMD", "false"], 3)
-    out = run_sh(commands.settle_probe("dtma", 0.1, check), path).stdout
-    assert verify._parse_probe("dtma", out) == (
+    check = docker.healthcheck_exec("dtma", ["CMD", "false"], 3)
+    out = run_sh(scripts.settle_probe("dtma", 0.1, check), path).stdout
+    probe = parse_settle_probe(out)
+    assert (probe.restarts_before, probe.healthcheck, probe.after) == (
         2,
         "1",
-        {"State": {"Running": True}, "RestartCount": 2},
+        ContainerState.from_inspect({"State": {"Running": True}, "RestartCount": 2}),
     )
-    out = run_sh(commands.settle_probe("dtma", 0.1, None), path).stdout
-    assert verify._parse_probe("dtma", out)[1] == "none"
+    out = run_sh(scripts.settle_probe("dtma", 0.1, None), path).stdout
+    assert parse_settle_probe(out).healthcheck == "none"
 
 
 def test_probe_of_a_missing_container_fails_verify():
-    with pytest.raises(verify.VerifyFailed, match="does not exist"):
-        verify._parse_probe("dtma", "restarts=\nhealthcheck=none\n")
+    with pytest.raises(VerifyFailed, match="does not exist"):
+        settled("dtma", parse_settle_probe("restarts=\nhealthcheck=none\n"), 1.0)

@@ -10,6 +10,7 @@ import pytest
 from invoke.exceptions import Exit
 
 from tasks import droplet, images, rootfs, sandbox
+from tasks.cli.sandbox_tasks import port_flag
 
 BOX = sandbox.Sandbox("box", 2222, 30000, Path("/keys/box/id_ed25519"))
 
@@ -86,9 +87,9 @@ def test_source_version_follows_the_working_tree(tmp_path: Path):
 @pytest.mark.parametrize("given", ["abc", "0", "65536", "-1", "22.5"])
 def test_a_port_flag_that_is_not_a_port_is_one_clear_line(given):
     with pytest.raises(Exit, match=rf"--ssh-port '{re.escape(given)}' is not a port"):
-        sandbox.port_flag(given, 2222, "--ssh-port")
+        port_flag(given, 2222, "--ssh-port")
 
 
 def test_port_flags_take_a_number_or_the_default():
-    assert sandbox.port_flag(None, 2222, "--ssh-port") == 2222
-    assert sandbox.port_flag("2300", 2222, "--ssh-port") == 2300
+    assert port_flag(None, 2222, "--ssh-port") == 2222
+    assert port_flag("2300", 2222, "--ssh-port") == 2300

@@ -1,15 +1,22 @@
-"""What a deploy did, for people (a table) and for machines (JSON, audit line). No secrets."""
+"""report: what a deploy did, for people (a table), machines (JSON) and the host (audit line).
+No secrets in any of them."""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from tasks.units import human_bytes
 
 
 @dataclass
@@ -48,32 +55,48 @@ class DeployReport:
         return {**asdict(self), "total_seconds": self.total_seconds}
 
 
-def human_bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
+def summary_rows(report: DeployReport) -> list[tuple[str, str]]:
+    """The lines under the timings: what travelled, what was reused, what runs now."""
+    share = f" ({report.bytes_sent / report.image_bytes:.2%})" if report.image_bytes else ""
+    sent = f"{human_bytes(report.bytes_sent)} of {human_bytes(report.image_bytes)}{share}"
+    rows = [
+        ("sent", sent + (" [full transfer]" if report.full_transfer else "")),
+        ("layers", f"{report.layers_total - report.layers_sent} of {report.layers_total} reused"),
+        ("image", f"{report.old_image or '(none)'} -> {report.new_image or '(none)'}"),
+        ("verify", report.verify or "-"),
+    ]
+    if report.error:
+        rows.append(("error", report.error))
+    return rows
 
 
 def render(report: DeployReport) -> str:
-    """The table printed at the end of a deploy."""
-    rows = [f"{name:<10} {seconds:>8.2f} s" for name, seconds in report.phases.items()]
-    share = f" ({report.bytes_sent / report.image_bytes:.2%})" if report.image_bytes else ""
+    """The plain table printed at the end of a deploy (logs, pipes, CI)."""
     lines = [
         f"deploy {report.host}: {report.outcome}",
-        *rows,
+        *(f"{name:<10} {seconds:>8.2f} s" for name, seconds in report.phases.items()),
         f"{'total':<10} {report.total_seconds:>8.2f} s",
-        f"sent       {human_bytes(report.bytes_sent)} of {human_bytes(report.image_bytes)}{share}"
-        + (" [full transfer]" if report.full_transfer else ""),
-        f"layers     {report.layers_total - report.layers_sent} of {report.layers_total} reused",
-        f"image      {report.old_image or '(none)'} -> {report.new_image or '(none)'}",
-        f"verify     {report.verify or '-'}",
+        *(f"{name:<10} {value}" for name, value in summary_rows(report)),
     ]
-    if report.error:
-        lines.append(f"error      {report.error}")
     return "\n".join(lines)
+
+
+def show(report: DeployReport, stream: TextIO | None = None) -> None:
+    """Print the report: a rich table on a terminal, the plain lines of render() elsewhere."""
+    console = Console(file=stream or sys.stdout, highlight=False)
+    if not console.is_terminal:
+        console.file.write(render(report) + "\n")
+        console.file.flush()
+        return
+    table = Table(title=f"deploy {report.host}: {report.outcome}", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    for name, seconds in report.phases.items():
+        table.add_row(name, f"{seconds:.2f} s")
+    table.add_row("total", f"{report.total_seconds:.2f} s", end_section=True)
+    for name, value in summary_rows(report):
+        table.add_row(name, value)
+    console.print(table)
 
 
 def file_name(host: str, started_at: float) -> str:

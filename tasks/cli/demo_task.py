@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
-from invoke import Context, task
+from invoke import Context, Exit, task
 
 from tasks import sandbox
+from tasks.cli.sandbox_tasks import port_flag
 
 BIN = Path(sys.executable).parent
 # The sandbox has no backend to talk to: its heartbeat goes to a loopback port where nothing
@@ -43,11 +45,10 @@ def demo(
     """Sandbox droplet up -> `fab deploy` into it -> smoke suite against it."""
     box = sandbox.up(
         name=name,
-        ssh_port=sandbox.port_flag(ssh_port, 2222, "--ssh-port"),
-        http_port=sandbox.port_flag(http_port, 30000, "--http-port"),
+        ssh_port=port_flag(ssh_port, 2222, "--ssh-port"),
+        http_port=port_flag(http_port, 30000, "--http-port"),
     )
     env_file = demo_env_file(box)
-    pty = sys.stdout.isatty()
     deploy = [
         str(BIN / "fab"),
         "-H",
@@ -75,7 +76,10 @@ def demo(
     ]
     for step in (deploy, smoke):
         print(f"\n$ {shlex.join(step)}", flush=True)
-        c.run(shlex.join(step), pty=pty)
+        # Local programs on this machine's terminal, not commands on a host.
+        done = subprocess.run(step, check=False)
+        if done.returncode != 0:
+            raise Exit(f"demo: {Path(step[0]).name} failed (exit {done.returncode})", code=1)
     print(f"\nThe agent answers at {box.agent_url} (try {box.agent_url}/status).")
     print(
         f"Tokens: {env_file} (mode 0600). Remove the sandbox with: fab sandbox.down --name {name}"

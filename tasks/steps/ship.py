@@ -1,9 +1,8 @@
-"""Send a local image to a host over SSH, only the layers the host lacks.
+"""ship: make the host hold a local image, sending only the layers it lacks.
 
 save (local) -> ask the host which layer chains it holds -> drop those layer files from the
 archive -> gzip + sha256 -> SFTP to a staging file -> verify the checksum -> `docker load`
 -> verify the image id -> tag. A partial archive the host refuses is retried once in full.
-Remote commands are built as data (argv lists) and quoted once, where they are run.
 """
 
 from __future__ import annotations
@@ -17,39 +16,18 @@ from pathlib import Path
 
 import docker
 import docker.models.images
-from fabric import Connection
 
-from tasks.layers import (
-    ArchiveError,
-    all_chain_ids,
-    layer_sizes,
-    layers_to_drop,
-    plan_layers,
-    read_saved_images,
-)
-from tasks.progress import human_bytes
-from tasks.ship_commands import (
-    docker_info_cmd,
-    host_layers_cmd,
-    image_id_cmd,
-    joined,
-    parse_image_store,
-    parse_layer_lists,
-    tag_cmds,
-)
-from tasks.ship_transfer import (
-    LoadRefused,
-    ProgressCallback,
-    Sender,
-    ShipError,
-    check,
-    host_label,
-    run,
-)
+from tasks.commands import docker as docker_commands
+from tasks.commands.shell import chain
+from tasks.errors import DeployError
+from tasks.facts.host_images import has_image, read_chain_ids, read_image_store
+from tasks.layers import ArchiveError, layer_sizes, layers_to_drop, plan_layers, read_saved_images
+from tasks.runner import Remote
+from tasks.settings import DeploySettings
+from tasks.steps.transfer import LoadRefused, ProgressCallback, Sender
+from tasks.units import human_bytes
 
-__all__ = ["STAGE_DIR", "ShipError", "ShipResult", "host_chain_ids", "host_image_store", "ship"]
-
-STAGE_DIR = "/var/tmp/dtma-deploy"
+STAGE_DIR = DeploySettings.stage_dir  # one default, the settings' own
 LOAD_HINT = "see `docker load` and the dockerd log on the host; its images are unchanged"
 
 
@@ -63,8 +41,8 @@ class ShipResult:
     bytes_sent: int  # compressed bytes over the wire, every attempt included
     image_bytes: int  # uncompressed size of the image
     seconds: float
-    fell_back: bool  # a partial archive was refused and the full one sent after it
-    sha256: str  # of the (last) archive sent; "" when nothing was sent
+    fell_back: bool = False  # a partial archive was refused and the full one sent after it
+    sha256: str = ""  # of the (last) archive sent; "" when nothing was sent
     tags: tuple[str, ...] = ()
 
     def summary(self) -> str:
@@ -81,39 +59,8 @@ class ShipResult:
         )
 
 
-# -- asking the host -------------------------------------------------------------------------
-
-
-def host_image_store(conn: Connection) -> str:
-    """'classic' or 'containerd'; also the first proof that SSH and the host's Docker work."""
-    result = run(conn, "docker", docker_info_cmd())
-    if result.exited == 127:
-        raise ShipError(
-            "docker", "docker is not installed", "install Docker Engine", host_label(conn)
-        )
-    check(conn, "docker", result, "start the host's Docker engine (systemctl start docker)")
-    return parse_image_store(result.stdout)
-
-
-def host_chain_ids(conn: Connection) -> set[str]:
-    """Chain id of every layer prefix of every image the host holds."""
-    result = run(conn, "host layers", host_layers_cmd())
-    # An image deleted between `ls` and `inspect` fails only that one; the rest still count.
-    if result.failed and "No such image" not in result.stderr:
-        check(conn, "host layers", result, "check `docker image ls` on the host")
-    return all_chain_ids(parse_layer_lists(result.stdout))
-
-
-def host_has_image(conn: Connection, image_id: str) -> bool:
-    result = run(conn, "host image", image_id_cmd(image_id))
-    return result.ok and result.stdout.strip() == image_id
-
-
-# -- shipping --------------------------------------------------------------------------------
-
-
 def ship(
-    conn: Connection,
+    remote: Remote,
     image_ref: str,
     *,
     stage_dir: str = STAGE_DIR,
@@ -132,52 +79,68 @@ def ship(
     client = docker_client or docker.from_env()
     try:
         image = client.images.get(image_ref)
-    except docker.errors.ImageNotFound as exc:
-        raise ShipError("local image", f"no local image {image_ref}", "build it first") from exc
+    except docker.errors.ImageNotFound:
+        cause = f"no local image {image_ref}"
+        raise DeployError("local", "local image", cause, "build it first") from None
     tags = tuple(image.tags)
     layers_total = len(image.attrs["RootFS"].get("Layers") or [])
 
-    store = host_image_store(conn)
-    if not full and host_has_image(conn, image.id):
-        tag(conn, image.id, tags)
+    store = read_image_store(remote)
+    if not full and has_image(remote, image.id):
+        tag(remote, image.id, tags)
         return ShipResult(
-            image.id, image_ref, False, layers_total, 0, 0, image.attrs["Size"],
-            time.monotonic() - started, False, "", tags,
-        )  # fmt: skip
+            image_id=image.id,
+            image_ref=image_ref,
+            full=False,
+            layers_total=layers_total,
+            layers_sent=0,
+            bytes_sent=0,
+            image_bytes=image.attrs["Size"],
+            seconds=time.monotonic() - started,
+            tags=tags,
+        )
 
     if full or store == "containerd":
         present = set()
     elif present is None:
-        present = host_chain_ids(conn)
+        present = read_chain_ids(remote)
     fell_back = False
     with tempfile.TemporaryDirectory(prefix="dtma-ship-") as work:
         saved = Path(work, "image.tar")
         save_image(image, image_ref, saved)
         with tarfile.open(saved, mode="r:") as archive:
             drop, layers_sent = plan_archive(archive, image_ref, present)
-            send = Sender(conn, archive, Path(work), stage_dir, progress, on_progress)
+            send = Sender(remote, archive, Path(work), stage_dir, progress, on_progress)
             try:
                 send(drop)
             except LoadRefused as refused:
                 if not drop:
-                    raise ShipError("load", str(refused), LOAD_HINT, send.host) from None
-                print(f"{send.host}: partial archive refused ({refused}); sending it all once")
+                    raise DeployError(remote.host, "load", str(refused), LOAD_HINT) from None
+                print(f"{remote.host}: partial archive refused ({refused}); sending it all once")
                 fell_back, drop, layers_sent = True, set(), layers_total
                 try:
                     send(drop)
                 except LoadRefused as again:
-                    raise ShipError("load", str(again), LOAD_HINT, send.host) from None
+                    raise DeployError(remote.host, "load", str(again), LOAD_HINT) from None
 
-    loaded = run(conn, "verify", image_id_cmd(image.id))
-    if loaded.failed or loaded.stdout.strip() != image.id:
-        raise ShipError(
-            "verify", f"host lacks {image.id} after load", "re-run with full=True", send.host
+    if not has_image(remote, image.id, step="verify"):
+        raise DeployError(
+            remote.host, "verify", f"host lacks {image.id} after load", "re-run with full=True"
         )
-    tag(conn, image.id, tags)
+    tag(remote, image.id, tags)
     return ShipResult(
-        image.id, image_ref, not drop, layers_total, layers_sent, send.bytes_sent,
-        image.attrs["Size"], time.monotonic() - started, fell_back, send.sha256, tags,
-    )  # fmt: skip
+        image_id=image.id,
+        image_ref=image_ref,
+        full=not drop,
+        layers_total=layers_total,
+        layers_sent=layers_sent,
+        bytes_sent=send.bytes_sent,
+        image_bytes=image.attrs["Size"],
+        seconds=time.monotonic() - started,
+        fell_back=fell_back,
+        sha256=send.sha256,
+        tags=tags,
+    )
 
 
 def plan_archive(
@@ -194,7 +157,8 @@ def plan_archive(
         )
         return layers_to_drop(archive, saved, present), len(plan.missing)
     except (ArchiveError, KeyError, IndexError) as exc:
-        raise ShipError("save", f"unreadable docker save archive: {exc}", "report a bug") from exc
+        cause = f"unreadable docker save archive: {exc}"
+        raise DeployError("local", "save", cause, "report a bug") from exc
 
 
 def save_image(image: docker.models.images.Image, image_ref: str, dest: Path) -> None:
@@ -205,11 +169,11 @@ def save_image(image: docker.models.images.Image, image_ref: str, dest: Path) ->
             for chunk in image.save(chunk_size=1 << 20, named=named):
                 out.write(chunk)
     except (docker.errors.APIError, OSError) as exc:
-        raise ShipError(
-            "save", f"local docker save failed: {exc}", "check local disk space"
-        ) from exc
+        cause = f"local docker save failed: {exc}"
+        raise DeployError("local", "save", cause, "check local disk space") from exc
 
 
-def tag(conn: Connection, image_id: str, tags: Sequence[str]) -> None:
+def tag(remote: Remote, image_id: str, tags: Sequence[str]) -> None:
     if tags:
-        check(conn, "tag", run(conn, "tag", joined(tag_cmds(image_id, tags))), "check the tags")
+        commands = [docker_commands.tag(image_id, ref) for ref in tags]
+        remote.run(chain(*commands), step="tag", hint="check the tags")

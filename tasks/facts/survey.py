@@ -1,19 +1,16 @@
 """What a deploy needs to know about a host, asked in one SSH round trip.
 
 Docker answers, which image the agent runs, whether the new image and the env file are already
-there, who holds the deploy lock, free disk, and who holds the agent's ports. Pure: the command
-is built as a string and its answer parsed here; pipeline.py runs it and decides.
+there, who holds the deploy lock, free disk, and who holds the agent's ports.
 """
 
 from __future__ import annotations
 
-import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tasks import commands
-
-NO_DOCKER = "no docker command on the host"
-UNKNOWN_OWNER = "unknown"  # the lock directory exists without an owner file
+from tasks.commands import scripts
+from tasks.runner import Remote
 
 
 @dataclass(frozen=True)
@@ -42,49 +39,7 @@ class HostSurvey:
         )
 
 
-def _line(key: str, command: str) -> str:
-    return f'echo "{key}=$({command})"'
-
-
-def survey_command(
-    *, container: str, image_ref: str, env_file: str, lock_dir: str, ports: tuple[int, ...]
-) -> str:
-    """One shell line printing `key=value` lines; exits 127 when there is no docker command."""
-    health = "{{if .State.Health}}{{.State.Health.Status}}{{end}}"
-    fmt = "{{.Image}} {{.State.Running}} {{.Config.Image}} " + health
-    owner = shlex.quote(f"{lock_dir}/owner")
-    docker_root_df = commands.shell(commands.disk_free_kib("/var/lib/docker"))
-    root_df = commands.shell(commands.disk_free_kib("/"))
-    lines = [
-        f"command -v docker >/dev/null || {{ echo '{NO_DOCKER}' >&2; exit 127; }}",
-        _line("docker", commands.shell(commands.docker_version()) + " 2>/dev/null"),
-        _line(
-            "running",
-            shlex.join(["docker", "container", "inspect", "--format", fmt, container])
-            + " 2>/dev/null",
-        ),
-        _line("target", commands.shell(commands.image_inspect(image_ref)) + " 2>/dev/null"),
-        _line("env", f"sha256sum {shlex.quote(env_file)} 2>/dev/null | cut -d' ' -f1"),
-        _line(
-            "lock",
-            f"cat {owner} 2>/dev/null || {{ [ -d {shlex.quote(lock_dir)} ] && "
-            f"echo {UNKNOWN_OWNER}; }}",
-        ),
-        _line(
-            "free", f"{{ {docker_root_df} 2>/dev/null || {root_df}; }} | awk 'NR==2 {{print $4}}'"
-        ),
-    ]
-    for port in ports:
-        publishing = commands.shell(commands.containers_publishing(port))
-        lines.append(_line(f"publish{port}", f"{publishing} | tr '\\n' ' '"))
-        listening = commands.shell(commands.listening_on(port))
-        lines.append(_line(f"listen{port}", f"{listening} 2>/dev/null | wc -l"))
-    # Every query at once (each `docker` call is ~50 ms of client start-up): each prints one
-    # short line in a single write, so the lines never interleave; their order does not matter.
-    return f"{lines[0]}; " + " & ".join(f"{{ {line}; }}" for line in lines[1:]) + " & wait"
-
-
-def parse_survey(text: str, ports: tuple[int, ...]) -> HostSurvey:
+def parse_survey(text: str, ports: Sequence[int]) -> HostSurvey:
     values: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition("=")
@@ -105,3 +60,19 @@ def parse_survey(text: str, ports: tuple[int, ...]) -> HostSurvey:
         publishers={port: values.get(f"publish{port}", "").split() for port in ports},
         listeners={port: values.get(f"listen{port}", "0") not in ("", "0") for port in ports},
     )
+
+
+def read_survey(
+    remote: Remote,
+    *,
+    container: str,
+    image_ref: str,
+    env_file: str,
+    lock_dir: str,
+    ports: Sequence[int],
+) -> HostSurvey:
+    argv = scripts.survey(
+        container=container, image_ref=image_ref, env_file=env_file, lock_dir=lock_dir, ports=ports
+    )
+    hint = "install Docker Engine and start it (systemctl start docker)"
+    return parse_survey(remote.run(argv, step="preflight", hint=hint).stdout, ports)

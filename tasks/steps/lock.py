@@ -5,16 +5,15 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import shlex
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
 
-from tasks import commands
-from tasks.errors import DeployError, host_label
+from tasks.commands import files
+from tasks.errors import DeployError
+from tasks.runner import Remote
 
 
 @dataclass(frozen=True)
@@ -59,64 +58,50 @@ def is_stale(owner: LockOwner | None, now: float, ttl: float) -> bool:
     return owner is None or owner.age(now) > ttl
 
 
-_UNSIGNED = 73  # exit code of the take command when the owner file could not be written
-
-
-def _owner_file(lock_dir: str) -> str:
-    return f"{lock_dir}/owner"
-
-
-def read_owner(conn: Any, lock_dir: str) -> LockOwner | None:
-    result = conn.run(shlex.join(commands.read_file(_owner_file(lock_dir))), hide=True, warn=True)
+def read_owner(remote: Remote, lock_dir: str) -> LockOwner | None:
+    owner_file = files.lock_owner_file(lock_dir)
+    result = remote.run(files.read_file(owner_file), step="lock", check=False)
     return LockOwner.from_json(result.stdout) if result.ok else None
 
 
-def acquire(conn: Any, lock_dir: str, ttl: float, force: bool = False) -> LockOwner:
+def acquire(remote: Remote, lock_dir: str, ttl: float, force: bool = False) -> LockOwner:
     """Take the lock or raise DeployError naming its holder; break a stale one only if forced."""
     owner = LockOwner.here()
-    owner_file = shlex.quote(_owner_file(lock_dir))
-    # Take and sign in one round trip; a lock whose owner file cannot be written is given back.
-    write = f"printf '%s\\n' {shlex.quote(owner.to_json())} > {owner_file}"
-    take = (
-        f"{commands.take_lock(lock_dir)} && "
-        f"{{ {write} || {{ {shlex.join(commands.remove_tree(lock_dir))}; exit {_UNSIGNED}; }}; }}"
-    )
+    take = files.take_and_sign_lock(lock_dir, owner.to_json())
     for attempt in range(2):
-        taken = conn.run(take, hide=True, warn=True)
+        taken = remote.run(take, step="lock", check=False)
         if taken.ok:
             return owner
-        if taken.exited == _UNSIGNED:
+        if taken.exit_code == files.UNSIGNED_LOCK:
             raise DeployError(
-                host_label(conn),
+                remote.host,
                 "lock",
-                f"could not write {_owner_file(lock_dir)}: {taken.stderr.strip()}",
+                f"could not write {files.lock_owner_file(lock_dir)}: {taken.stderr.strip()}",
                 "check the host's disk",
             )
-        holder = read_owner(conn, lock_dir)
+        holder = read_owner(remote, lock_dir)
         now = time.time()
         held_by = holder.describe(now) if holder else "an unknown owner (no owner file)"
         if attempt == 0 and force and is_stale(holder, now, ttl):
-            conn.run(shlex.join(commands.remove_tree(lock_dir)), hide=True)
+            remote.run(files.remove_tree(lock_dir), step="lock")
             continue
         if is_stale(holder, now, ttl):
             hint = f"if no deploy is running, rerun with --force-unlock (lock {lock_dir})"
         else:
             hint = f"wait for it to end; a lock older than {ttl:.0f} s yields to --force-unlock"
-        raise DeployError(
-            host_label(conn), "lock", f"another deploy holds the lock: {held_by}", hint
-        )
+        raise DeployError(remote.host, "lock", f"another deploy holds the lock: {held_by}", hint)
     raise AssertionError("unreachable")
 
 
-def release(conn: Any, lock_dir: str) -> None:
-    conn.run(shlex.join(commands.remove_tree(lock_dir)), hide=True, warn=True)
+def unlock(remote: Remote, lock_dir: str) -> None:
+    remote.run(files.remove_tree(lock_dir), step="lock", check=False)
 
 
 @contextmanager
-def held(conn: Any, lock_dir: str, ttl: float, force: bool = False) -> Iterator[LockOwner]:
+def held(remote: Remote, lock_dir: str, ttl: float, force: bool = False) -> Iterator[LockOwner]:
     """Hold the lock for the block; released on every exit, Ctrl-C included."""
-    owner = acquire(conn, lock_dir, ttl, force)
+    owner = acquire(remote, lock_dir, ttl, force)
     try:
         yield owner
     finally:
-        release(conn, lock_dir)
+        unlock(remote, lock_dir)

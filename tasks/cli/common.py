@@ -1,0 +1,60 @@
+"""What every task shares: flag help, settings from flags, one-line errors, the host's Remote."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from invoke.exceptions import Exit
+
+from tasks import settings
+from tasks.errors import DeployError
+from tasks.runner import Remote
+
+HELP = {
+    "env_file": "local env file for the agent (default .env); sent as /etc/dtma/dtma.env",
+    "context": "Docker build context (default: the project folder)",
+    "dockerfile": "Dockerfile inside the context (default Dockerfile)",
+    "base_image": "base image for the build (default: the Dockerfile's, or a local one)",
+    "verify_url": "where the agent answers (default http://HOST:30000); per host: H1=URL,H2=URL",
+    "verify_timeout": "seconds to wait for /health (default 60)",
+    "full": "send the whole image, not only the layers the host lacks",
+    "force_unlock": "break a deploy lock older than its TTL (default 15 min)",
+    "restart_anyway": "release and restart the agent even when the host already runs this image "
+    "with this env file (by default such a host is only verified and left running)",
+    "keep": "how many releases to keep (default 3)",
+}
+
+
+def help_for(*names: str) -> dict[str, str]:
+    return {name: HELP[name] for name in names}
+
+
+def load_settings(c: Any, **flags: Any) -> settings.DeploySettings:
+    """The task's settings: defaults <- fabric.yaml `dtma:` <- DTMA_DEPLOY_* <- these flags."""
+    # A bool flag left at False means "not given": config and environment still apply.
+    given = {k: (v or None) if isinstance(v, bool) else v for k, v in flags.items()}
+    return settings.load(c, **given)
+
+
+def settings_from(task_locals: dict[str, Any]) -> settings.DeploySettings:
+    """Settings from a task's own parameters, called with `locals()` first thing in the task:
+    a task's flags are its parameters, and every flag named like a setting is that setting."""
+    names = settings.field_names()
+    flags = {name: value for name, value in task_locals.items() if name in names}
+    return load_settings(task_locals["c"], **flags)
+
+
+def remote_of(c: Any) -> Remote:
+    """The host Fabric connected this task to (-H)."""
+    return Remote(c)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Expected failures end the task with one line and exit code 1; bugs keep their traceback."""
+    try:
+        yield
+    except (DeployError, settings.SettingsError) as exc:
+        raise Exit(f"error: {exc}", code=1) from None

@@ -1,0 +1,110 @@
+"""`fab deploy` and its steps, each also a task of its own."""
+
+from __future__ import annotations
+
+from fabric import task
+
+from tasks.cli.common import help_for, one_line_errors, remote_of, settings_from
+from tasks.cli.executor import rollout_of
+from tasks.steps import lock
+from tasks.steps.build import build, source_version
+from tasks.steps.deploy import release_existing_image, run_deploy
+from tasks.steps.env import install_env
+from tasks.steps.preflight import REPOSITORY, load_env, with_backend_key
+from tasks.steps.report import DeployReport
+from tasks.steps.ship import ship
+from tasks.steps.verify import verify_running
+from tasks.units import human_bytes
+
+DEPLOY_FLAGS = (
+    "env_file",
+    "context",
+    "dockerfile",
+    "base_image",
+    "verify_url",
+    "verify_timeout",
+    "full",
+    "force_unlock",
+    "restart_anyway",
+)
+
+
+@task(help=help_for(*DEPLOY_FLAGS))
+def deploy(
+    c,
+    env_file=None,
+    context=None,
+    dockerfile=None,
+    base_image=None,
+    verify_url=None,
+    verify_timeout=None,
+    full=False,
+    force_unlock=False,
+    restart_anyway=False,
+):
+    """Build, ship only missing layers, check a candidate, swap, verify; roll back on failure."""
+    with one_line_errors():
+        s = settings_from(locals())
+        remote, run = remote_of(c), rollout_of(c)
+        rep = DeployReport(host=remote.host)
+        try:
+            run_deploy(remote, s, rep, build_cache=run.built)
+        except Exception:
+            run.record(remote.keys, rep.outcome, rep.error or "")
+            raise
+        url = s.agent_url(remote.keys, remote.hostname)
+        run.record(remote.keys, rep.outcome, f"{rep.version} answers at {url}")
+
+
+@task(help=help_for("context", "dockerfile", "base_image"))
+def build_image(c, context=None, dockerfile=None, base_image=None):
+    """Build the agent image dtma:<version> (and dtma:latest) on this machine."""
+    with one_line_errors():
+        s = settings_from(locals())
+        built = build(s, cache=rollout_of(c).built)
+        print(f"built {built.ref} ({built.image_id[7:19]}, {human_bytes(built.size)})")
+
+
+@task(help=help_for("context", "dockerfile", "base_image", "full"))
+def ship_image(c, context=None, dockerfile=None, base_image=None, full=False):
+    """Build if needed and send the image to the host (only the layers it lacks)."""
+    with one_line_errors():
+        s = settings_from(locals())
+        built = build(s, cache=rollout_of(c).built)
+        print(ship(remote_of(c), built.ref, stage_dir=s.stage_dir, full=s.full).summary())
+
+
+@task(help=help_for("env_file"))
+def install_env_file(c, env_file=None):
+    """Install the local env file on the host as /etc/dtma/dtma.env (root, 0600, atomic)."""
+    with one_line_errors():
+        s = settings_from(locals())
+        remote = remote_of(c)
+        loaded = load_env(s, remote.host)
+        with lock.held(remote, s.lock_dir, s.lock_ttl):
+            print(f"env file installed, sha256 {install_env(remote, s, loaded)}")
+
+
+@task(
+    help={
+        "image": "image on the host to release (default: dtma:<version of the context>)",
+        **help_for("env_file", "context", "verify_url", "verify_timeout"),
+    },
+)
+def release_image(c, image=None, env_file=None, context=None, verify_url=None, verify_timeout=None):
+    """Candidate check, swap and verify an image already on the host; roll back on failure."""
+    with one_line_errors():
+        s = settings_from(locals())
+        remote = remote_of(c)
+        s = with_backend_key(s, remote.host)
+        ref = image or f"{REPOSITORY}:{source_version(s)}"
+        print(release_existing_image(remote, s, ref, ref.split(":", 1)[1]))
+
+
+@task(help=help_for("env_file", "verify_url", "verify_timeout"))
+def verify_agent(c, env_file=None, verify_url=None, verify_timeout=None):
+    """Check the running agent as the backend would: health, /status, auth, stability."""
+    with one_line_errors():
+        s = settings_from(locals())
+        remote = remote_of(c)
+        print(verify_running(remote, with_backend_key(s, remote.host)))

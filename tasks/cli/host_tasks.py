@@ -1,0 +1,128 @@
+"""Day-two tasks on a deployed host: status, logs, restart, rollback, releases, prune, plan."""
+
+from __future__ import annotations
+
+import time
+
+from fabric import task
+
+from tasks import settings
+from tasks.cli.common import (
+    HELP,
+    help_for,
+    load_settings,
+    one_line_errors,
+    remote_of,
+    settings_from,
+)
+from tasks.cli.executor import rollout_of
+from tasks.steps import lock, operate
+from tasks.steps.preflight import with_backend_key
+from tasks.steps.rollback import switch_to_previous, verify_restored
+from tasks.units import human_bytes
+
+VERIFY_URL_HELP = "where the agent answers (default http://HOST:30000)"
+
+
+@task(help=help_for("keep"))
+def releases(c, keep=None):
+    """List the agent images kept on the host; mark the running and the previous one."""
+    with one_line_errors():
+        s = load_settings(c, keep_releases=keep)
+        for kept in operate.kept_releases(remote_of(c), s):
+            release = kept.release
+            beyond = "  (beyond keep)" if kept.beyond_keep else ""
+            print(
+                f"{release.ref:<44} {release.short_id}  {release.created[:19]}  "
+                f"{kept.used_by}{beyond}"
+            )
+
+
+@task(help=help_for("keep"))
+def prune(c, keep=None):
+    """Remove agent images beyond the newest KEEP; never the running or previous one."""
+    with one_line_errors():
+        for ref, removed in operate.prune(remote_of(c), load_settings(c, keep_releases=keep)):
+            print(f"{'removed' if removed else 'kept (in use)'} {ref}")
+
+
+@task(
+    help={
+        "env_file": "env file with the backend key, to verify the restored agent (default .env)",
+        "verify_url": VERIFY_URL_HELP,
+    }
+)
+def rollback(c, env_file=None, verify_url=None):
+    """Run the previous release again (the current one becomes the previous), then verify it."""
+    with one_line_errors():
+        remote = remote_of(c)
+        s = with_backend_key(settings_from(locals()), remote.host)
+        with lock.held(remote, s.lock_dir, s.lock_ttl):
+            restored = switch_to_previous(remote, s)
+        print(f"rolled back to {restored.image_ref if restored else None}")
+        print(f"verify     {verify_restored(remote, s, restored)}")
+
+
+@task(help={"verify_url": VERIFY_URL_HELP})
+def status(c, verify_url=None):
+    """Container, image, version, uptime, Docker health and the public /status summary."""
+    with one_line_errors():
+        found = operate.status(remote_of(c), settings_from(locals()))
+        state, labels = found.container, found.container.labels
+        uptime = f"{time.time() - state.started_timestamp():.0f} s" if state.running else "-"
+        print(f"container  {state.name} ({state.status}, restarts {state.restart_count})")
+        print(f"image      {state.image_ref} version {labels.get('dtma.version', '?')}")
+        print(f"uptime     {uptime}; docker health {state.health}")
+        by = labels.get("dtma.deployed_by", "?")
+        print(f"deployed   {labels.get('dtma.deployed_at', '?')} by {by}")
+        if found.public is None:
+            print(f"/status    no answer at {found.url} ({found.error})")
+        else:
+            body = found.public
+            up = body.get("uptime_seconds")
+            print(f"/status    {body.get('status')} version {body.get('version')} up {up} s")
+
+
+@task(help={"follow": "keep streaming new lines", "tail": "lines to show (default 100)"})
+def logs(c, follow=False, tail=None):
+    """The agent's log (no secrets by the agent's design)."""
+    with one_line_errors():
+        s = load_settings(c)
+        # No int default: Invoke would then parse --tail itself and a typo would be a traceback.
+        try:
+            lines = 100 if tail is None else int(tail)
+        except ValueError:
+            raise settings.SettingsError(f"--tail {tail!r} is not a whole number") from None
+        operate.show_logs(remote_of(c), s, lines, follow)
+
+
+@task
+def restart(c):
+    """Restart the agent container in place, then check it stays up."""
+    with one_line_errors():
+        s = load_settings(c)
+        operate.restart(remote_of(c), s)
+        print(f"{s.container} restarted and running")
+
+
+@task(
+    help={
+        "context": HELP["context"],
+        "dockerfile": "Dockerfile inside the context",
+        "base_image": "base image for the build",
+        "full": "plan a full transfer",
+    }
+)
+def plan(c, context=None, dockerfile=None, base_image=None, full=False):
+    """What deploy would do and send (layers, bytes), changing nothing on the host."""
+    with one_line_errors():
+        s = settings_from(locals())
+        planned = operate.plan(remote_of(c), s, rollout_of(c).built)
+        layers, built = planned.layers, planned.built
+        estimate = human_bytes(planned.estimate_bytes)
+        print(f"host       {planned.host}")
+        print(f"image      {planned.running_ref} -> {built.ref}")
+        missing, total = len(layers.missing), len(built.diff_ids)
+        print(f"layers     {missing} of {total} to send, {layers.present} reused")
+        print(f"estimate   up to {estimate} of {human_bytes(built.size)} before gzip")
+        print(f"steps      ship, env, candidate on 127.0.0.1:{s.candidate_port}, swap, verify")

@@ -1,0 +1,103 @@
+"""Docker on the host: containers, images, and what `ship` asks the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from tasks.commands.shell import Argv, or_true, silenced
+
+LOG_OPTS = ["--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3"]
+DOCKER_SOCK = "/var/run/docker.sock:/var/run/docker.sock"
+
+
+def inspect(name: str) -> Argv:
+    return ["docker", "container", "inspect", name]
+
+
+def create(
+    name: str,
+    image: str,
+    *,
+    env_file: str,
+    publish: str,
+    labels: Mapping[str, str] | None = None,
+    restart: str = "unless-stopped",
+) -> Argv:
+    """The agent's container: env file, published port, Docker socket, bounded logs."""
+    argv = ["docker", "create", "--name", name, "--restart", restart, "--env-file", env_file]
+    argv += ["-p", publish, "-v", DOCKER_SOCK, *LOG_OPTS]
+    for key, value in sorted((labels or {}).items()):
+        argv += ["--label", f"{key}={value}"]
+    return [*argv, image]
+
+
+def start(name: str) -> Argv:
+    return ["docker", "start", name]
+
+
+def stop(name: str, timeout: int = 10) -> Argv:
+    return ["docker", "stop", "--time", str(timeout), name]
+
+
+def rename(old: str, new: str) -> Argv:
+    return ["docker", "rename", old, new]
+
+
+def remove(name: str) -> Argv:
+    return ["docker", "rm", "--force", name]
+
+
+def remove_if_present(name: str) -> Argv:
+    """Remove a container, quietly succeeding when it does not exist."""
+    return or_true(silenced(remove(name)))
+
+
+def restart(name: str) -> Argv:
+    return ["docker", "restart", name]
+
+
+def logs(name: str, tail: int = 50, follow: bool = False) -> Argv:
+    return ["docker", "logs", "--tail", str(tail), *(["--follow"] if follow else []), name]
+
+
+def healthcheck_exec(name: str, test: Sequence[str], timeout: float) -> Argv | None:
+    """The image's HEALTHCHECK test, run in the container now the way Docker runs it (exec;
+    CMD-SHELL through /bin/sh -c), bounded like Docker bounds it; None when there is none."""
+    if len(test) < 2 or test[0] not in ("CMD", "CMD-SHELL"):
+        return None
+    argv = list(test[1:]) if test[0] == "CMD" else ["/bin/sh", "-c", test[1]]
+    return ["timeout", f"{timeout:g}", "docker", "exec", name, *argv]
+
+
+def image_id(ref: str) -> Argv:
+    """Prints the image id `ref` resolves to; fails when the host lacks it."""
+    return ["docker", "image", "inspect", "--format", "{{.Id}}", ref]
+
+
+def list_images(repository: str) -> Argv:
+    return [
+        "docker",
+        "image",
+        "ls",
+        repository,
+        "--format",
+        "{{.ID}} {{.Repository}}:{{.Tag}} {{.CreatedAt}}",
+    ]
+
+
+def remove_image(ref: str) -> Argv:
+    return ["docker", "image", "rm", ref]
+
+
+def tag(image: str, ref: str) -> Argv:
+    return ["docker", "tag", image, ref]
+
+
+def engine_info() -> Argv:
+    """The storage driver and its status: tells the classic image store from containerd's."""
+    return ["docker", "info", "--format", "{{.Driver}}|{{json .DriverStatus}}"]
+
+
+def load(path: str) -> Argv:
+    # docker load reads gzip itself: no shell pipe, so no pipefail question.
+    return ["docker", "load", "-i", path]

@@ -1,0 +1,97 @@
+"""Files on the host: the env file's atomic install, the deploy lock, staging, the audit log."""
+
+from __future__ import annotations
+
+from tasks.commands.shell import Argv, append_to, chain, either, group, then, write_to
+
+STAGED_PREFIX = "ship-"  # every file ship() stages starts so; leftovers are found by it
+UNSIGNED_LOCK = 73  # exit code of take_lock when the owner file could not be written
+
+
+def make_private_dir(path: str) -> Argv:
+    return ["install", "-d", "-m", "0700", "-o", "root", "-g", "root", path]
+
+
+def create_private_file(path: str) -> Argv:
+    """An empty file that is 0600 from its first moment (umask, not chmod after)."""
+    return chain(["umask", "077"], write_to([":"], path))
+
+
+def install_file(tmp: str, final: str) -> Argv:
+    """The last step of an atomic write: permissions on the temp file, then one rename."""
+    return [
+        "sh",
+        "-c",
+        'chmod 600 "$1" && chown root:root "$1" && mv -f "$1" "$2"',
+        "-",
+        tmp,
+        final,
+    ]
+
+
+def sha256(path: str) -> Argv:
+    return ["sha256sum", path]
+
+
+def read_file(path: str) -> Argv:
+    return ["cat", path]
+
+
+def remove_tree(path: str) -> Argv:
+    return ["rm", "-rf", path]
+
+
+def remove_files(*paths: str) -> Argv:
+    return ["rm", "-f", *paths]
+
+
+def move(source: str, target: str) -> Argv:
+    return ["mv", source, target]
+
+
+def append_line(path: str, line: str) -> Argv:
+    """Append one line to a file (the audit log: no secrets in it)."""
+    return append_to(["printf", "%s\\n", line], path)
+
+
+def lock_owner_file(lock_dir: str) -> str:
+    return f"{lock_dir}/owner"
+
+
+def take_lock(lock_dir: str) -> Argv:
+    """`mkdir` is atomic, so exactly one concurrent deploy gets the lock."""
+    parent = lock_dir.rsplit("/", 1)[0] or "/"
+    return chain(["mkdir", "-p", parent], ["mkdir", lock_dir])
+
+
+def take_and_sign_lock(lock_dir: str, owner_json: str) -> Argv:
+    """Take the lock and write its owner file in one round trip; a lock whose owner file cannot
+    be written is given back at once (exit UNSIGNED_LOCK), so no lock is left anonymous."""
+    sign = write_to(["printf", "%s\\n", owner_json], lock_owner_file(lock_dir))
+    give_back = group(then(remove_tree(lock_dir), ["exit", str(UNSIGNED_LOCK)]))
+    return chain(take_lock(lock_dir), group(either(sign, give_back)))
+
+
+def clean_stage(stage_dir: str) -> Argv:
+    """Leftovers of earlier runs (cut transfers, killed deploys); the deploy lock keeps
+    a concurrent run from staging here at the same time."""
+    return [
+        "find",
+        stage_dir,
+        "-maxdepth",
+        "1",
+        "-type",
+        "f",
+        "-name",
+        f"{STAGED_PREFIX}*",
+        "-delete",
+    ]
+
+
+def prepare_stage(stage_dir: str) -> Argv:
+    """Create the stage dir, clear earlier runs' leftovers, then say how much room is free."""
+    return chain(
+        ["mkdir", "-p", "-m", "700", stage_dir],
+        clean_stage(stage_dir),
+        ["df", "-PB1", stage_dir],
+    )

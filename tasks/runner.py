@@ -1,0 +1,184 @@
+"""The one way to talk to a host: a Remote wraps a Fabric Connection.
+
+This is the only module that calls a connection's run, sftp or port forwarding. Commands come
+in as argv lists (tasks/commands) and are quoted once, here; answers go back as CommandResult.
+SSH trouble and failed commands become DeployError naming host, step, cause and what to do.
+Connections the project opens itself are made by `connection()`, the one place where
+connect options (timeouts, keys, host-key policy) are set.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+import fabric
+import paramiko
+from invoke.exceptions import ThreadException
+
+from tasks.commands.shell import to_shell
+from tasks.errors import DeployError
+
+# What a dropped or refused SSH session raises (paramiko, sockets, a closed channel).
+SSH_ERRORS = (OSError, EOFError, paramiko.SSHException)
+SSH_HINT = "check the host is up and takes your key"
+
+# Paramiko logs each refused tunnel connect at ERROR; the checks through it report what matters.
+logging.getLogger("paramiko.transport").addHandler(logging.NullHandler())
+logging.getLogger("paramiko.transport").propagate = False
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str  # the line as run: for messages and plans, never holds a secret
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def last_line(self) -> str:
+        """The line that says why a command failed: the last one it wrote."""
+        lines = [line.strip() for line in (self.stderr or self.stdout).splitlines()]
+        lines = [line for line in lines if line]
+        return lines[-1] if lines else f"exit {self.exit_code}"
+
+
+def connection(
+    host: str,
+    *,
+    user: str = "root",
+    port: int = 22,
+    key_files: Sequence[str] = (),
+    connect_timeout: float = 10,
+) -> fabric.Connection:
+    """A key-only connection for the project's own use (sandbox droplets): no SSH agent, no
+    ~/.ssh keys or configs, nothing asked on a terminal."""
+    return fabric.Connection(
+        host,
+        user=user,
+        port=port,
+        config=fabric.Config(overrides={"load_ssh_configs": False}),
+        connect_timeout=connect_timeout,
+        connect_kwargs={
+            "key_filename": list(key_files),
+            "look_for_keys": False,
+            "allow_agent": False,
+        },
+    )
+
+
+def free_local_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Remote:
+    """One host, reached over one SSH connection."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    @property
+    def host(self) -> str:
+        """How messages name the host: user@host:port, as given to -H."""
+        return f"{self._conn.user}@{self._conn.host}:{self._conn.port}"
+
+    @property
+    def hostname(self) -> str:
+        return self._conn.host
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every way -H may have named this host, most specific first."""
+        conn = self._conn
+        return (self.host, f"{conn.host}:{conn.port}", f"{conn.user}@{conn.host}", conn.host)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._conn.is_connected)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        step: str,
+        hint: str = "check the host",
+        check: bool = True,
+        timeout: float | None = None,
+    ) -> CommandResult:
+        """Run one command line; with `check`, a non-zero exit is a DeployError too."""
+        result = self._execute(argv, step=step, timeout=timeout)
+        if check and not result.ok:
+            raise DeployError(self.host, step, result.last_line(), hint)
+        return result
+
+    def stream(self, argv: Sequence[str], *, step: str, pty: bool = False) -> CommandResult:
+        """Run with the output shown as it comes (logs): nothing is hidden or checked."""
+        return self._execute(argv, step=step, hide=False, pty=pty)
+
+    def _execute(
+        self,
+        argv: Sequence[str],
+        *,
+        step: str,
+        hide: bool = True,
+        pty: bool = False,
+        timeout: float | None = None,
+    ) -> CommandResult:
+        line = to_shell(argv)
+        try:
+            # in_stream=False: never read our stdin (pytest, cron and CI have none to give).
+            done = self._conn.run(
+                line, hide=hide, warn=True, in_stream=False, pty=pty, timeout=timeout
+            )
+        except SSH_ERRORS as exc:
+            raise DeployError(self.host, step, f"SSH failed: {exc}", SSH_HINT) from None
+        return CommandResult(line, done.exited, done.stdout, done.stderr)
+
+    def write_file(self, path: str, data: bytes, *, step: str) -> None:
+        """Write bytes into an existing remote file over SFTP: the contents never appear on a
+        command line, in a process list or in a shell history."""
+        try:
+            with self._conn.sftp().open(path, "w") as handle:
+                handle.write(data)
+        except SSH_ERRORS as exc:
+            raise DeployError(self.host, step, f"SSH failed: {exc}", SSH_HINT) from None
+
+    def upload(
+        self, data: IO[bytes], path: str, *, size: int, callback: Callable[[int, int], None]
+    ) -> None:
+        """Send a file over SFTP (binary-safe, unlike a command's stdin). SSH errors are left
+        to the caller, which knows how much went and what to say."""
+        self._conn.sftp().putfo(data, path, file_size=size, callback=callback)
+
+    @contextmanager
+    def tunnel(self, remote_port: int) -> Iterator[str]:
+        """`ssh -L` to a port on the host's loopback; yields the local base URL."""
+        port = free_local_port()
+        failure: BaseException | None = None
+        try:
+            with self._conn.forward_local(
+                port, remote_port=remote_port, remote_host="127.0.0.1", local_host="127.0.0.1"
+            ):
+                try:
+                    yield f"http://127.0.0.1:{port}"
+                except BaseException as exc:  # Fabric's exit would raise over it: keep it
+                    failure = exc
+        except ThreadException as exc:
+            # Fabric re-raises every failed tunnel connection at exit; refused connects while
+            # the far side boots (or after it died) are expected: the caller's checks decided.
+            if not all(isinstance(w.value, paramiko.ChannelException) for w in exc.exceptions):
+                raise
+        if failure is not None:
+            raise failure

@@ -1,0 +1,108 @@
+"""Is the agent serving? HTTP checks from the deploying machine, as the backend calls it.
+
+What /status must hold is the agent's own contract (dtma/contract.py), not a copy of it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from dtma.contract import FULL_STATUS_SCHEMA
+from tasks.errors import VerifyFailed
+
+
+@dataclass(frozen=True)
+class AgentReport:
+    url: str
+    version: str
+    status: str
+    health_seconds: float
+
+
+def wait_for_health(
+    url: str, timeout: float, poll: float = 0.1, alive: Callable[[], None] | None = None
+) -> float:
+    """Seconds until GET /health answered 200, or VerifyFailed after `timeout`.
+
+    `alive` (called about once a second) raises VerifyFailed early when the container died,
+    so a process that exits at start fails in seconds, not after the whole timeout.
+    """
+    started = last_alive = time.monotonic()
+    last = "no answer"
+    while True:
+        if alive and time.monotonic() - last_alive >= 1.0:
+            alive()
+            last_alive = time.monotonic()
+        try:
+            response = requests.get(f"{url}/health", timeout=2)
+            if response.status_code == 200:
+                return time.monotonic() - started
+            last = f"HTTP {response.status_code}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        if time.monotonic() - started > timeout:
+            raise VerifyFailed(f"{url}/health did not answer 200 within {timeout:.0f} s ({last})")
+        time.sleep(poll)
+
+
+def get_status(url: str, key: str | None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    try:
+        return requests.get(f"{url}/status", headers=headers, timeout=10)
+    except requests.RequestException as exc:
+        raise VerifyFailed(f"{url}/status: {type(exc).__name__}") from None
+
+
+def check_status(url: str, backend_key: str, version: str) -> dict[str, Any]:
+    """The backend's call: /status with its key, full report, the version we just shipped."""
+    response = get_status(url, backend_key)
+    if response.status_code != 200:
+        raise VerifyFailed(f"/status with the backend key answered HTTP {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise VerifyFailed("/status answered something that is not JSON") from None
+    missing = [name for name in FULL_STATUS_SCHEMA["required"] if name not in body]
+    if missing:
+        raise VerifyFailed(f"/status lacks {', '.join(missing)} (contract fields)")
+    if version and body["version"] != version:  # empty: whatever version runs (a rollback)
+        raise VerifyFailed(f"/status reports version {body['version']!r}, expected {version!r}")
+    if body["status"] == "misconfigured":
+        raise VerifyFailed("/status says misconfigured: the agent did not get its env file")
+    return body
+
+
+def check_wrong_key_refused(url: str) -> None:
+    response = get_status(url, "wrong-" + secrets.token_hex(16))
+    if response.status_code != 403:
+        raise VerifyFailed(
+            f"/status with a wrong key answered HTTP {response.status_code}, not 403"
+        )
+
+
+def check_agent(
+    url: str,
+    *,
+    backend_key: str,
+    version: str,
+    timeout: float,
+    alive: Callable[[], None] | None = None,
+) -> AgentReport:
+    """Health, the /status contract and version, and auth, in that order."""
+    seconds = wait_for_health(url, timeout, alive=alive)
+    body = check_status(url, backend_key, version)
+    check_wrong_key_refused(url)
+    return AgentReport(
+        url=url, version=body["version"], status=body["status"], health_seconds=seconds
+    )
+
+
+def public_status(url: str) -> dict[str, Any]:
+    """The unauthenticated /status summary (what `fab status` shows)."""
+    return requests.get(f"{url}/status", timeout=5).json()

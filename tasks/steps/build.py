@@ -1,0 +1,69 @@
+"""build: the agent image `dtma:<version>` (+ `dtma:latest`) on this machine, once per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks import images
+from tasks.errors import DeployError
+from tasks.settings import DeploySettings
+from tasks.steps.preflight import REPOSITORY
+
+LOCAL = "local"  # how messages name this machine
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    ref: str
+    version: str
+    image_id: str
+    size: int
+    diff_ids: tuple[str, ...]
+    healthcheck: tuple[str, ...] = ()  # the image's HEALTHCHECK test, e.g. ("CMD-SHELL", "…")
+
+
+# What makes two builds the same: context, Dockerfile, source version, base image.
+BuildKey = tuple[str, str, str, str | None]
+
+
+def source_version(s: DeploySettings) -> str:
+    return images.source_version(Path(s.context).resolve())
+
+
+def build(
+    s: DeploySettings, *, cache: dict[BuildKey, BuiltImage] | None = None, quiet: bool = False
+) -> BuiltImage:
+    """Build the image, or take it from `cache` (a run over several hosts builds once)."""
+    context = Path(s.context).resolve()
+    if not (context / s.dockerfile).is_file():
+        raise DeployError(
+            LOCAL, "build", f"no {s.dockerfile} in {context}", "check --context and --dockerfile"
+        )
+    cache = {} if cache is None else cache
+    try:
+        version = images.source_version(context)
+        key = (str(context), s.dockerfile, version, s.base_image)
+        if key not in cache:
+            ref = f"{REPOSITORY}:{version}"
+            image = images.build_agent_image(
+                context,
+                s.dockerfile,
+                tags=[ref, f"{REPOSITORY}:latest"],
+                version=version,
+                base_image=s.base_image,
+                quiet=quiet,
+            )
+            cache[key] = BuiltImage(
+                ref=ref,
+                version=version,
+                image_id=image.id,
+                size=image.attrs["Size"],
+                diff_ids=tuple(image.attrs["RootFS"].get("Layers") or ()),
+                healthcheck=tuple(
+                    (image.attrs["Config"].get("Healthcheck") or {}).get("Test") or ()
+                ),
+            )
+    except images.ImageBuildFailed as exc:
+        raise DeployError(LOCAL, "build", str(exc), "fix the build; no host was touched") from None
+    return cache[key]

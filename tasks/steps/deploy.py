@@ -1,0 +1,158 @@
+"""The whole deploy of one host, step by step; each step takes what the one before returned.
+
+preflight -> build -> check -> (already up to date: verify) | lock: plan -> ship -> env ->
+candidate -> release -> verify (-> rollback) ; then the report, whatever happened.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from docker import DockerClient
+
+from tasks.commands import docker, files
+from tasks.envfile import EnvFile
+from tasks.errors import VerifyFailed
+from tasks.facts.host_images import read_chain_ids
+from tasks.facts.survey import HostSurvey
+from tasks.layers import plan_layers
+from tasks.runner import Remote
+from tasks.settings import DeploySettings
+from tasks.steps import lock, preflight, report
+from tasks.steps.build import BuildKey, BuiltImage, build
+from tasks.steps.candidate import check_candidate
+from tasks.steps.env import install_env
+from tasks.steps.release import swap
+from tasks.steps.rollback import roll_back_after
+from tasks.steps.ship import ship
+from tasks.steps.verify import verify_release, verify_unchanged
+
+
+@contextmanager
+def step(rep: report.DeployReport, name: str) -> Iterator[None]:
+    """Say which step starts (so a stuck or interrupted deploy shows where), and time it."""
+    print(f"{rep.host}: {name}", flush=True)
+    with rep.phase(name):
+        yield
+
+
+def run_deploy(
+    remote: Remote,
+    s: DeploySettings,
+    rep: report.DeployReport,
+    *,
+    build_cache: dict[BuildKey, BuiltImage] | None = None,
+    docker_client: DockerClient | None = None,
+) -> None:
+    """Deploy to one host, filling `rep` as it goes; the report is shown and written whatever
+    happens (and the host's audit log gets a line once the host was reached)."""
+    touched = False
+    try:
+        with step(rep, "preflight"):
+            env = preflight.load_env(s, rep.host)
+            s.agent_url(remote.keys, remote.hostname)  # a --verify-url without this host fails
+        s = s.with_backend_key(env.values["BACKEND_TO_DTMA_API_KEY"])
+        rep.env_sha256 = env.sha256
+        with step(rep, "build"):
+            built = build(s, cache=build_cache)
+        rep.version, rep.new_image = built.version, built.ref
+        with step(rep, "check"):
+            found = preflight.check_host(remote, s, built.ref)
+        rep.old_image = found.running_ref or None
+        touched = True
+        unchanged = found.up_to_date(built.image_id, env.sha256) and not found.lock_owner
+        if unchanged and not s.restart_anyway:
+            # Nothing to ship, nothing to restart: an outage for nothing. Check it answers.
+            print(f"{rep.host}: already up to date ({built.ref}, same env file)", flush=True)
+            rep.image_bytes, rep.layers_total = built.size, len(built.diff_ids)
+            with step(rep, "verify"):
+                rep.outcome = "failed (already up to date, does not verify)"
+                rep.verify = verify_unchanged(remote, s, built.version)
+            rep.outcome = "already up to date"
+        else:
+            with lock.held(remote, s.lock_dir, s.lock_ttl, s.force_unlock):
+                run_locked(remote, s, rep, env, built, found, docker_client)
+    except Exception as exc:
+        rep.error = str(exc)
+        raise
+    finally:
+        finish(remote, s, rep, touched)
+
+
+def run_locked(
+    remote: Remote,
+    s: DeploySettings,
+    rep: report.DeployReport,
+    env: EnvFile,
+    built: BuiltImage,
+    found: HostSurvey,
+    docker_client: DockerClient | None = None,
+) -> None:
+    """Everything that changes the host, under its deploy lock. `docker_client`: the local
+    engine holding the image (default: the one the environment names)."""
+    with step(rep, "plan"):
+        present = read_chain_ids(remote)
+        missing = plan_layers(built.diff_ids, present).missing
+        # Layer sizes are known only once the image is saved; a share of the image is the
+        # estimate, and the whole image when the base layer is missing (a fresh host).
+        share = 1.0 if 0 in missing else len(missing) / max(1, len(built.diff_ids))
+        preflight.check_disk(rep.host, found.free_bytes, int(built.size * share))
+    with step(rep, "ship"):
+        shipped = ship(
+            remote,
+            built.ref,
+            stage_dir=s.stage_dir,
+            full=s.full,
+            present=present,
+            docker_client=docker_client,
+        )
+    rep.bytes_sent, rep.image_bytes = shipped.bytes_sent, shipped.image_bytes
+    rep.layers_total, rep.layers_sent = shipped.layers_total, shipped.layers_sent
+    rep.full_transfer, rep.fell_back = shipped.full, shipped.fell_back
+    with step(rep, "env"):
+        install_env(remote, s, env)
+    with step(rep, "candidate"):
+        rep.outcome = "refused (candidate failed, running agent untouched)"
+        check_candidate(remote, s, built.ref, built.version, keep=True)
+    try:
+        with step(rep, "release"):
+            rep.outcome = "failed during release"
+            # The candidate that passed goes in the round trip that prepares the new agent.
+            swap(remote, s, built.ref, built.version, remove_first=(s.candidate,))
+    except BaseException:
+        remote.run(docker.remove_if_present(s.candidate), step="release", check=False)
+        raise
+    try:
+        with step(rep, "verify"):
+            rep.verify = verify_release(remote, s, built.version, built.healthcheck)
+    except VerifyFailed as failure:
+        rep.verify = f"failed: {failure}"
+        with step(rep, "rollback"):
+            error = roll_back_after(remote, s, failure, built.version)
+        rep.outcome = "rolled back" if "rolled back" in error.hint else "failed (left stopped)"
+        raise error from None
+    rep.outcome = "deployed"
+
+
+def finish(remote: Remote, s: DeploySettings, rep: report.DeployReport, touched: bool) -> None:
+    report.show(rep)
+    path = report.write(rep, s.reports_dir)
+    print(f"report: {path}")
+    if touched:
+        line = report.audit_line(rep, f"{getpass.getuser()}@{socket.gethostname()}")
+        remote.run(files.append_line(s.audit_log, line), step="report", check=False)
+
+
+def release_existing_image(remote: Remote, s: DeploySettings, image_ref: str, version: str) -> str:
+    """`fab release`: an image already on the host goes through candidate, swap and verify,
+    under the lock; a failed verify rolls back. Returns the verify summary."""
+    with lock.held(remote, s.lock_dir, s.lock_ttl):
+        check_candidate(remote, s, image_ref, version)
+        swap(remote, s, image_ref, version)
+        try:
+            return verify_release(remote, s, version)
+        except VerifyFailed as failure:
+            raise roll_back_after(remote, s, failure, version) from None

@@ -1,0 +1,118 @@
+"""Delivering one archive to the host: stage, upload over SFTP, checksum, load.
+
+The staged file never stays: it is removed after the load, and a cut transfer's leftover goes
+at the next ship (the stage dir is cleared of `ship-*` files before each upload).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import tarfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tasks.commands import docker, files
+from tasks.errors import DeployError
+from tasks.facts.host_images import parse_df_available
+from tasks.layers import write_gzipped_archive
+from tasks.progress import TransferProgress
+from tasks.runner import SSH_ERRORS, Remote
+from tasks.units import human_bytes
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class LoadRefused(Exception):
+    """docker load said no; the caller decides whether a full archive is worth a retry."""
+
+
+class Sender:
+    """Archive attempts: build, stage, upload, checksum, load."""
+
+    def __init__(
+        self,
+        remote: Remote,
+        archive: tarfile.TarFile,
+        work: Path,
+        stage_dir: str,
+        progress: bool,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.remote, self.archive, self.work, self.stage_dir = remote, archive, work, stage_dir
+        self.progress, self.on_progress = progress, on_progress
+        self.bytes_sent = 0  # over every attempt
+        self.sha256 = ""  # of the last archive built
+
+    def __call__(self, drop: set[str]) -> None:
+        local = self.work / "image.tar.gz"
+        try:
+            with open(local, "wb") as out:
+                hashed = write_gzipped_archive(self.archive, out, drop)
+            self.sha256 = hashed.sha256
+            self.stage(hashed.bytes)
+            name = f"{files.STAGED_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+            self.deliver(local, f"{self.stage_dir}/{name}.tar.gz", hashed.bytes)
+        finally:
+            local.unlink(missing_ok=True)
+
+    def fail(self, step: str, cause: str, hint: str) -> DeployError:
+        return DeployError(self.remote.host, step, cause, hint)
+
+    def stage(self, size: int) -> None:
+        """Clear leftovers of earlier runs, then make sure the archive fits twice."""
+        hint = f"check that the SSH user can write {self.stage_dir}"
+        disk = self.remote.run(files.prepare_stage(self.stage_dir), step="stage", hint=hint)
+        available = parse_df_available(disk.stdout)
+        if available < 2 * size:
+            raise self.fail(
+                "disk",
+                f"{self.stage_dir} has {human_bytes(available)} free, shipping needs "
+                f"{human_bytes(2 * size)} (twice the {human_bytes(size)} archive)",
+                "free space on the host or use a stage dir on a bigger disk",
+            )
+
+    def deliver(self, local: Path, remote_path: str, size: int) -> None:
+        part = f"{remote_path}.part"
+        try:
+            self.upload(local, part, size)
+            self.bytes_sent += size
+            answer = self.remote.run(files.sha256(part), step="checksum", hint="re-run")
+            if answer.stdout.split()[0] != self.sha256:
+                raise self.fail("checksum", "staged archive differs from the sent one", "re-run")
+            self.remote.run(files.move(part, remote_path), step="checksum", hint="re-run")
+            loaded = self.remote.run(docker.load(remote_path), step="load", check=False)
+            if not loaded.ok:
+                raise LoadRefused(loaded.last_line())
+        finally:
+            # A dropped link is not re-dialled just to tidy up: the next ship removes leftovers.
+            if self.remote.connected:
+                with contextlib.suppress(DeployError):
+                    self.remote.run(files.remove_files(part, remote_path), step="cleanup")
+
+    def upload(self, local: Path, remote_path: str, size: int) -> None:
+        meter = TransferProgress("ship", size) if self.progress else None
+        sent = 0
+
+        def callback(done: int, total: int) -> None:
+            nonlocal sent
+            sent = done
+            if meter:
+                meter(done, total)
+            if self.on_progress:
+                self.on_progress(done, total)
+
+        try:
+            with open(local, "rb") as data:
+                self.remote.upload(data, remote_path, size=size, callback=callback)
+        except SSH_ERRORS as exc:
+            self.bytes_sent += sent
+            raise self.fail(
+                "upload",
+                f"connection lost after {human_bytes(sent)} of {human_bytes(size)} ({exc})",
+                "re-run the deploy; the next ship removes the partial file",
+            ) from exc
+        finally:
+            if meter:
+                meter.finish()

@@ -1,0 +1,152 @@
+"""verify: the agent answers as the backend expects, and Docker sees it stable and healthy.
+
+HTTP checks run from the deploying machine (agent_checks); container checks over SSH.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from tasks.commands import docker, scripts
+from tasks.errors import DeployError, VerifyFailed
+from tasks.facts.container import SettleProbe, parse_settle_probe, read_container
+from tasks.runner import Remote
+from tasks.settings import DeploySettings
+from tasks.steps.agent_checks import check_agent
+
+
+def running(remote: Remote, name: str) -> Callable[[], None]:
+    """A check for wait_for_health: raises VerifyFailed once the container has stopped."""
+
+    def check() -> None:
+        state = read_container(remote, name, step="verify")
+        if state is None or not state.running:
+            code = state.exit_code if state else None
+            raise VerifyFailed(f"container {name} exited (code {code}) before answering /health")
+
+    return check
+
+
+def settled(name: str, probe: SettleProbe, settle: float) -> None:
+    """Running, and the restart count did not grow over the window: a crash loop shows here."""
+    after = probe.after
+    if after is None:
+        raise VerifyFailed(f"container {name} does not exist")
+    if not after.running or after.restarting:
+        raise VerifyFailed(
+            f"container {name} is not running (status {after.status}, exit {after.exit_code})"
+        )
+    if probe.restarts_before is None or after.restart_count != probe.restarts_before:
+        raise VerifyFailed(f"container {name} restarted during {settle:.0f} s (crash loop)")
+
+
+def settle_and_health(
+    remote: Remote,
+    name: str,
+    settle: float,
+    *,
+    healthcheck: tuple[str, ...] = (),
+    check_timeout: float = 30.0,
+    health_timeout: float = 0.0,
+) -> str:
+    """One round trip: the stability window (RestartCount must not grow over `settle` s) with
+    the image's own HEALTHCHECK test run in the container meanwhile, instead of waiting for
+    Docker's schedule. Returns the health verdict; "" when no health was asked for.
+
+    Docker's own status still counts: `unhealthy` fails, `healthy` passes. When the test run
+    here fails and Docker has no verdict yet, Docker's schedule decides (up to health_timeout).
+    """
+    test = docker.healthcheck_exec(name, healthcheck, check_timeout) if healthcheck else None
+    answer = remote.run(scripts.settle_probe(name, settle, test), step="verify", check=False)
+    probe = parse_settle_probe(answer.stdout)
+    settled(name, probe, settle)
+    if not health_timeout:
+        return ""
+    assert probe.after is not None
+    docker_says, ran = probe.after.health, probe.healthcheck
+    if docker_says == "unhealthy":
+        raise VerifyFailed(f"Docker reports container {name} unhealthy")
+    if ran == "0":
+        return "healthy (healthcheck run at verify)"
+    if docker_says in ("healthy", "none") and ran in ("", "none"):
+        return docker_says
+    if docker_says == "healthy":
+        return "healthy"
+    return wait_docker_health(remote, name, health_timeout)
+
+
+def check_stable(remote: Remote, name: str, settle: float) -> None:
+    """Running, and not restarting over `settle` seconds."""
+    settle_and_health(remote, name, settle)
+
+
+def wait_docker_health(remote: Remote, name: str, timeout: float, poll: float = 1.0) -> str:
+    """Docker's own verdict when the image has a HEALTHCHECK ("none" when it has none)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = read_container(remote, name, step="verify")
+        health = state.health if state else "none"
+        if health in ("healthy", "none"):
+            return health
+        if health == "unhealthy":
+            raise VerifyFailed(f"Docker reports container {name} unhealthy")
+        if time.monotonic() > deadline:
+            raise VerifyFailed(f"container {name} not healthy after {timeout:.0f} s ({health})")
+        time.sleep(poll)
+
+
+def verify_release(
+    remote: Remote, s: DeploySettings, version: str, healthcheck: tuple[str, ...] = ()
+) -> str:
+    """The checks from the backend's side, then Docker's: stable, healthy. Returns a summary.
+
+    `healthcheck` is the image's HEALTHCHECK test: run in the container during the stability
+    window, so the verdict does not wait for Docker's first scheduled check.
+    """
+    agent = check_agent(
+        s.agent_url(remote.keys, remote.hostname),
+        backend_key=s.backend_key,
+        version=version,
+        timeout=s.verify_timeout,
+        alive=running(remote, s.container),
+    )
+    health = settle_and_health(
+        remote,
+        s.container,
+        s.settle_seconds,
+        healthcheck=healthcheck,
+        health_timeout=s.health_timeout,
+    )
+    return f"ok: {agent.url} version {agent.version}, {agent.status}, docker health {health}"
+
+
+def verify_unchanged(remote: Remote, s: DeploySettings, version: str) -> str:
+    """The agent was left running: check it from the backend's side (no SSH needed)."""
+    try:
+        agent = check_agent(
+            s.agent_url(remote.keys, remote.hostname),
+            backend_key=s.backend_key,
+            version=version,
+            timeout=s.verify_timeout,
+        )
+    except VerifyFailed as exc:
+        raise DeployError(
+            remote.host,
+            "verify",
+            f"{exc} (the host already runs this image and env file)",
+            "rerun with --restart-anyway to restart it, or see `fab logs`",
+        ) from None
+    return f"ok: {agent.url} version {agent.version}, {agent.status} (already up to date)"
+
+
+def verify_running(remote: Remote, s: DeploySettings) -> str:
+    """`fab verify`: the running agent, whatever version it says it is."""
+    state = read_container(remote, s.container, step="verify")
+    try:
+        return verify_release(
+            remote, s, state.version if state else "", state.healthcheck if state else ()
+        )
+    except VerifyFailed as exc:
+        hint = "see `fab logs`; `fab rollback` brings the previous release back"
+        raise DeployError(remote.host, "verify", str(exc), hint) from None

@@ -1,0 +1,206 @@
+"""`fab deploy` for one host against a fake runner: the argv sent, in order, for a fresh host,
+for a host that already runs this release, and for a release that fails its verify."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tasks.commands import files, scripts
+from tasks.errors import DeployError
+from tasks.steps import release
+from tasks.steps.build import BuiltImage
+from tasks.steps.deploy import run_deploy
+from tasks.steps.report import DeployReport
+from tests.deploy.steps.helpers import (
+    KEY,
+    NO_SUCH_CONTAINER,
+    inspect_answer,
+    settings,
+    settle_answer,
+    survey_answer,
+)
+from tests.support.agent_stub import AgentStub
+from tests.support.fake_remote import FakeRemote, result
+from tests.support.save_archive import FakeDockerClient, FakeImage
+
+ENV_TEXT = f"DTMA_BEARER_TOKEN=t\nBACKEND_TO_DTMA_API_KEY={KEY}\nAGENTOPIA_API_BASE_URL=http://x\n"
+
+
+@pytest.fixture(autouse=True)
+def fixed_labels(monkeypatch):
+    monkeypatch.setattr(release, "release_labels", lambda version: {"dtma.version": version})
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    """A build context outside git: its version is `unversioned`."""
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "dtma.env").write_text(ENV_TEXT)
+    return tmp_path
+
+
+def deploy_settings(context: Path, agent_url: str, **overrides):
+    return settings(
+        agent_url,
+        context=str(context),
+        env_file=str(context / "dtma.env"),
+        reports_dir=str(context / "reports"),
+        **overrides,
+    )
+
+
+def built_for(context: Path, image: FakeImage) -> dict:
+    """The run's build cache, holding the image as if built already (no Docker here)."""
+    built = BuiltImage(
+        ref="dtma:unversioned",
+        version="unversioned",
+        image_id=image.id,
+        size=image.attrs["Size"],
+        diff_ids=tuple(image.diff_ids),
+    )
+    return {(str(context), "Dockerfile", "unversioned", None): built}
+
+
+def env_sha() -> str:
+    return hashlib.sha256(ENV_TEXT.encode()).hexdigest()
+
+
+def kinds(remote: FakeRemote) -> list[str]:
+    """Each command sent, named by its first words (scripts by what they are)."""
+    names = {
+        scripts.SURVEY: "survey",
+        scripts.SETTLE_PROBE: "settle",
+        scripts.HOST_LAYERS: "layers",
+    }
+    out = []
+    for argv in remote.sent:
+        if argv[:2] == ["sh", "-c"] and argv[2] in names:
+            out.append(names[argv[2]])
+        else:
+            first, second = argv[0], argv[1] if len(argv) > 1 else ""
+            out.append(f"{first} <staged>" if "/ship-" in second else f"{first} {second}".strip())
+    return out
+
+
+def test_fresh_host_gets_every_step_in_order(context):
+    image = FakeImage("dtma:unversioned", [b"base" * 100, b"code"])
+    remote = FakeRemote()
+    uploaded_sha = lambda argv: result(  # noqa: E731
+        f"{hashlib.sha256(remote.uploads[-1].data).hexdigest()}  {argv[-1]}\n"
+    )
+    remote.answer("sh", "-c", scripts.SURVEY, with_=survey_answer())
+    remote.answer("docker", "info", with_=result("overlay2|[]"))
+    remote.answer("docker", "image", "inspect", with_=[result(exit_code=1), result(image.id)])
+    remote.answer(
+        "df", "-PB1", with_=result("Filesystem 1 U Available C M\nx 1 0 999999999 0% /\n")
+    )
+    remote.answer("sh", "-c", files.install_file("a", "b")[2], with_=result(f"{env_sha()}  x\n"))
+    remote.answer("sha256sum", with_=uploaded_sha)
+    remote.answer("docker", "container", "inspect", with_=NO_SUCH_CONTAINER)
+    remote.answer("sh", "-c", scripts.SETTLE_PROBE, with_=settle_answer("dtma"))
+    with AgentStub(key=KEY, version="unversioned") as agent:
+        remote.tunnel_url = agent.url
+        rep = DeployReport(host=remote.host)
+        s = deploy_settings(context, agent.url)
+        run_deploy(
+            remote,
+            s,
+            rep,
+            build_cache=built_for(context, image),
+            docker_client=FakeDockerClient(image),
+        )
+    assert rep.outcome == "deployed" and rep.layers_sent == rep.layers_total == 2
+    assert kinds(remote) == [
+        "survey",
+        "mkdir -p",  # the lock, taken and signed
+        "layers",  # the plan: which layer chains the host holds
+        "docker info",  # ship: the image store
+        "docker image",  # has the host this image? no
+        "mkdir -p",  # the stage dir, cleared, its free space
+        "sha256sum <staged>",  # after the SFTP upload
+        "mv <staged>",
+        "docker load",
+        "rm -f",
+        "docker image",  # now it has
+        "docker tag",
+        "install -d",  # env: private dir and file, then the SFTP write
+        "sh -c",  # installed atomically, its sha256 read back
+        "docker rm",  # candidate: created and started
+        "settle",
+        "docker container",  # release: no agent to set aside
+        "docker rm",  # the candidate goes, the new agent is created
+        "docker start",
+        "settle",  # verify
+        "rm -rf",  # the lock
+        "printf %s\\n",  # the audit line
+    ]
+
+
+def test_host_already_running_this_release_is_only_verified(context):
+    image = FakeImage("dtma:unversioned", [b"base"])
+    running = f"{image.id} true dtma:unversioned healthy"
+    survey = survey_answer(running=running, target=image.id, env=env_sha(), publish30000="dtma ")
+    remote = FakeRemote().answer("sh", "-c", scripts.SURVEY, with_=survey)
+    with AgentStub(key=KEY, version="unversioned") as agent:
+        rep = DeployReport(host=remote.host)
+        run_deploy(
+            remote, deploy_settings(context, agent.url), rep, build_cache=built_for(context, image)
+        )
+    assert rep.outcome == "already up to date" and rep.bytes_sent == 0
+    assert kinds(remote) == ["survey", "printf %s\\n"]
+
+
+def test_release_that_fails_verify_is_rolled_back(context):
+    image = FakeImage("dtma:unversioned", [b"base"])
+    remote = FakeRemote()
+    # The host holds the image already (nothing to send) and runs v1.
+    running = "sha256:old true dtma:v1 healthy"
+    survey = survey_answer(running=running, target=image.id, publish30000="dtma ")
+    remote.answer("sh", "-c", scripts.SURVEY, with_=survey)
+    remote.answer("docker", "info", with_=result("overlay2|[]"))
+    remote.answer("docker", "image", "inspect", with_=result(image.id))
+    remote.answer("sh", "-c", files.install_file("a", "b")[2], with_=result(f"{env_sha()}  x\n"))
+    remote.answer("inspect", "dtma-previous", with_=inspect_answer("dtma-previous", version="v1"))
+    remote.answer("inspect", "dtma", with_=inspect_answer("dtma", version="v1"))
+    remote.answer("sh", "-c", scripts.SETTLE_PROBE, with_=settle_answer("dtma"))
+    new = AgentStub(key=KEY, version="unversioned")
+    # What answers on the public port after the switch is still v1: the verify must fail.
+    with new as candidate, AgentStub(key=KEY, version="v1") as public:
+        remote.tunnel_url = candidate.url
+        rep = DeployReport(host=remote.host)
+        cache = built_for(context, image)
+        with pytest.raises(DeployError) as failure:
+            run_deploy(
+                remote,
+                deploy_settings(context, public.url),
+                rep,
+                build_cache=cache,
+                docker_client=FakeDockerClient(image),
+            )
+    assert rep.outcome == "rolled back"
+    assert failure.value.hint == "rolled back to dtma:v1"
+    assert kinds(remote) == [
+        "survey",
+        "mkdir -p",
+        "layers",
+        "docker info",
+        "docker image",  # the host holds the image: nothing is sent
+        "docker tag",
+        "install -d",
+        "sh -c",
+        "docker rm",
+        "settle",
+        "docker container",  # release: v1 is set aside as dtma-previous
+        "docker rm",
+        "docker stop",  # the cutover
+        "docker logs",  # verify failed: the failed agent's logs
+        "docker container",  # is there a previous release?
+        "docker rm",  # remove the failed one, previous back under its name, started
+        "docker container",
+        "settle",  # the restored agent is stable
+        "rm -rf",
+        "printf %s\\n",
+    ]

@@ -1,0 +1,79 @@
+"""The runner: argv quoted once at the edge, failures turned into one DeployError."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import paramiko
+import pytest
+
+from tasks.commands.shell import chain, or_true, silenced
+from tasks.errors import DeployError
+from tasks.runner import Remote
+
+
+class RecordingConnection:
+    """What Remote needs of a Fabric Connection: run() answers as told, lines are kept."""
+
+    user, host, port, is_connected = "root", "droplet", 2222, True
+
+    def __init__(self, exited: int = 0, stdout: str = "", stderr: str = "", raises=None):
+        self.lines: list[str] = []
+        self.kwargs: list[dict] = []
+        self.answer = SimpleNamespace(exited=exited, stdout=stdout, stderr=stderr)
+        self.raises = raises
+
+    def run(self, line: str, **kwargs):
+        self.lines.append(line)
+        self.kwargs.append(kwargs)
+        if self.raises:
+            raise self.raises
+        return self.answer
+
+
+def test_argv_is_quoted_once_and_operators_stay_bare():
+    conn = RecordingConnection(stdout="ok\n")
+    done = Remote(conn).run(
+        chain(["docker", "rename", "a b", "c"], or_true(silenced(["docker", "rm", "x;y"]))),
+        step="release",
+    )
+    assert conn.lines == ["docker rename 'a b' c && docker rm 'x;y' >/dev/null 2>&1 || true"]
+    assert done.ok and done.stdout == "ok\n" and done.command == conn.lines[0]
+    # Hidden, never reading our stdin, and the exit code is ours to judge.
+    assert conn.kwargs[0] | {"timeout": None} == {
+        "hide": True,
+        "warn": True,
+        "in_stream": False,
+        "pty": False,
+        "timeout": None,
+    }
+
+
+def test_a_failed_command_is_one_error_naming_host_step_cause_and_hint():
+    conn = RecordingConnection(exited=1, stderr="pulling\nError: no space left on device\n")
+    with pytest.raises(DeployError) as failure:
+        Remote(conn).run(["docker", "load", "-i", "/x"], step="load", hint="free disk space")
+    assert str(failure.value) == (
+        "root@droplet:2222: load failed: Error: no space left on device -> free disk space"
+    )
+
+
+def test_unchecked_commands_return_their_exit_code():
+    done = Remote(RecordingConnection(exited=127)).run(["docker"], step="docker", check=False)
+    assert (done.ok, done.exit_code, done.last_line()) == (False, 127, "exit 127")
+
+
+@pytest.mark.parametrize(
+    "error", [OSError("connection refused"), EOFError(), paramiko.SSHException("no auth")]
+)
+def test_ssh_trouble_is_a_deploy_error_too(error):
+    with pytest.raises(DeployError) as failure:
+        Remote(RecordingConnection(raises=error)).run(["true"], step="preflight")
+    assert failure.value.step == "preflight" and failure.value.cause.startswith("SSH failed")
+    assert "key" in failure.value.hint
+
+
+def test_every_name_a_host_may_have_been_given_as():
+    remote = Remote(RecordingConnection())
+    assert remote.host == "root@droplet:2222"
+    assert remote.keys == ("root@droplet:2222", "droplet:2222", "root@droplet", "droplet")
