@@ -1,6 +1,7 @@
 # dtma-deploy: the common paths, chained.
 #   make demo    sandbox droplet up -> deploy the agent -> smoke suite (all on this machine)
 #   make test    the project's tests (unit + end to end against a real Docker engine)
+#   make test-loaded   the same with one core kept busy, as on a shared machine
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -11,7 +12,7 @@ ENV_FILE ?= $(if $(and $(filter sandbox,$(HOST)),$(wildcard .sandbox/sandbox/dem
 # `fab sandbox.up` writes ssh_config entries; use them when HOST names a sandbox.
 SSH_CONFIG := $(if $(shell grep -sqx 'Host $(HOST)' .sandbox/ssh_config && echo y),-S .sandbox/ssh_config)
 
-.PHONY: help install engine test unit lint format demo deploy smoke bench faults sandbox-up sandbox-down clean
+.PHONY: help install engine test test-loaded unit lint format demo deploy smoke bench faults sandbox-up sandbox-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -29,6 +30,9 @@ engine:  ## make sure a Docker engine answers (installs and starts Debian's dock
 
 test: install engine  ## all tests: unit and end to end (real Docker, real sshd)
 	$(BIN)/pytest
+
+test-loaded: install engine  ## all tests while a CPU hog keeps one core busy (a shared CI machine)
+	bash scripts/with-busy-core.sh $(BIN)/pytest
 
 unit: install  ## only the tests that need no Docker engine
 	$(BIN)/pytest -m 'not e2e'

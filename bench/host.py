@@ -10,12 +10,10 @@ from __future__ import annotations
 import shlex
 import subprocess
 import threading
-import time
 from dataclasses import dataclass
 
-import requests
-
 from bench.stats import Probe
+from tests.support.readiness import wait_until_healthy
 
 COUNTERS = "/sys/class/net/eth0/statistics"
 PROBE_SCRIPT = r"""
@@ -170,16 +168,6 @@ class HealthProbe:
         self._process = None
 
 
-def wait_for_health(url: str, timeout: float = 120.0, interval: float = 0.05) -> float:
+def wait_for_health(url: str, timeout: float = 120.0) -> float:
     """Poll `url`/health from this machine until it answers 200; return the monotonic time then."""
-    deadline = time.monotonic() + timeout
-    with requests.Session() as session:
-        while True:
-            try:
-                if session.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    return time.monotonic()
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url}/health did not answer 200 within {timeout:.0f} s")
-            time.sleep(interval)
+    return wait_until_healthy(url, deadline=timeout)

@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from smoke_tests.promises import clip
 from smoke_tests.settings import SmokeSettings
 
 NO_BODY = object()
@@ -39,8 +40,7 @@ class Answer:
             return NO_BODY
 
     def brief(self, limit: int = 200) -> str:
-        body = " ".join(self.text.split())
-        body = body if len(body) <= limit else body[:limit] + "…"
+        body = clip(self.text, limit)
         kind = self.content_type or "no content type"
         return f"{self.method} {self.path} -> HTTP {self.status} ({kind}): {body}"
 

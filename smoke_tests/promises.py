@@ -18,7 +18,9 @@ class Promise:
 PROMISES = (
     Promise("health", "/health and /status answer 200 within the latency budget"),
     Promise("status-contract", "/status carries what the backend's refresh reads; status healthy"),
-    Promise("auth", "missing/other-scheme/empty credentials 401, wrong 403, the backend key 200"),
+    Promise(
+        "auth", "missing/other-scheme/empty credentials 401, wrong or near-miss 403, the key 200"
+    ),
     Promise("refresh", "the frontend's refresh-status would succeed and mark the toolbox active"),
     Promise(
         "restart-policy",
@@ -34,16 +36,47 @@ PROMISES = (
 BY_NAME = {p.name: p for p in PROMISES}
 
 
+SHORTEST_PART = 8  # a run this long of a secret's characters is a part worth hiding
+
+
+def secret_parts(text: str, secret: str) -> list[tuple[int, int]]:
+    """Spans of `text` made of overlapping runs of `secret` (whole, or any part of it)."""
+    size = min(SHORTEST_PART, len(secret))
+    windows = {secret[i : i + size] for i in range(len(secret) - size + 1)}
+    spans: list[tuple[int, int]] = []
+    for start in range(len(text) - size + 1):
+        if text[start : start + size] in windows:
+            end = start + size
+            if spans and start <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+    return spans
+
+
 def mask(text: str, secrets: tuple[str, ...]) -> str:
-    """Replace every secret (longest first, so a key inside a JWT goes too) with ***."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
+    """Replace every secret, and every part of one (a cut-off or echoed-in-pieces token), with
+    ***. Always mask before truncating: a cut secret is still a secret."""
+    covered = sorted(span for secret in secrets if secret for span in secret_parts(text, secret))
+    merged: list[tuple[int, int]] = []
+    for start, end in covered:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    for start, end in reversed(merged):
+        text = text[:start] + "***" + text[end:]
     return text
 
 
 # Set once by the plugin: the values no message may contain.
 SECRETS: list[str] = []
+
+
+def clip(text: str, limit: int = 200) -> str:
+    """`text` on one line, secrets masked first, then cut to `limit` characters."""
+    text = mask(" ".join(text.split()), tuple(SECRETS))
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def broken(message: str) -> NoReturn:

@@ -6,10 +6,13 @@ Problems with them are usage errors: one line, no traceback.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from smoke_tests.tokens import near_misses
 
 # The agent accepts either variable; the backend sends the first, so prefer it.
 KEY_VARIABLES = ("BACKEND_TO_DTMA_API_KEY", "DTMA_BEARER_TOKEN")
@@ -60,6 +63,8 @@ class SmokeSettings:
     scheme: str = "http"
     api_key: str = field(default="", repr=False)
     key_source: str = ""
+    # The env file's other token (the agent accepts either): checked for near-misses too.
+    other_tokens: tuple[str, ...] = field(default=(), repr=False)
     timeout: float = 5.0
     latency_budget: float = 2.0
     refresh_url: str | None = None
@@ -76,8 +81,15 @@ class SmokeSettings:
         return f"{self.scheme}://{host}:{self.port}"
 
     @property
+    def tokens(self) -> tuple[str, ...]:
+        """Every token the agent accepts that the suite knows."""
+        return tuple(t for t in (self.api_key, *self.other_tokens) if t)
+
+    @property
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.api_key, self.user_jwt) if s)
+        """What no output may show: the tokens, the near-misses made of them, the user JWT."""
+        misses = [miss for token in self.tokens for miss in near_misses(token).values()]
+        return tuple(s for s in (*self.tokens, *misses, self.user_jwt) if s)
 
 
 def split_host(value: str, default_port: int) -> tuple[str, int]:
@@ -122,6 +134,16 @@ def read_env_file(path: str) -> dict[str, str]:
             value = value[1:-1]
         values[name.strip()] = value
     return values
+
+
+def other_tokens_from(key: str, env_file: str | None) -> tuple[str, ...]:
+    """The env file's tokens other than `key` (the agent accepts both variables)."""
+    if not env_file:
+        return ()
+    values = read_env_file(env_file)
+    return tuple(
+        v for v in dict.fromkeys(values.get(n, "") for n in KEY_VARIABLES) if v and v != key
+    )
 
 
 def key_from(api_key: str | None, env_file: str | None) -> tuple[str, str]:
@@ -169,6 +191,7 @@ def resolve(raw: dict[str, Any], environ: dict[str, str] | None = None) -> Smoke
         scheme=scheme,
         api_key=api_key,
         key_source=key_source,
+        other_tokens=other_tokens_from(api_key, values["--env-file"]),
         timeout=_seconds(values["--timeout"], "--timeout"),
         latency_budget=_seconds(values["--latency-budget"], "--latency-budget"),
         refresh_url=values["--refresh-url"] or None,
@@ -186,6 +209,6 @@ def _seconds(value: Any, flag: str) -> float:
         seconds = float(value)
     except (TypeError, ValueError):
         raise SettingsError(f"{flag}: {value!r} is not a number of seconds") from None
-    if seconds <= 0:
-        raise SettingsError(f"{flag}: must be more than 0 seconds")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise SettingsError(f"{flag}: must be a finite number of seconds, more than 0")
     return seconds

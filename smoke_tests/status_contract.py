@@ -9,6 +9,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from smoke_tests.promises import clip
+
 STATUS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["status", "tool_instances"],
@@ -64,8 +66,7 @@ def _lines(error: ValidationError) -> list[str]:
     ):
         names = [option["required"][0] for option in error.validator_value]
         return [_missing(_join(where, " or ".join(names)), names[0])]
-    got = json.dumps(error.instance)
-    got = got if len(got) <= 60 else got[:60] + "…"
+    got = clip(json.dumps(error.instance), 60)
     expected = _expected(error)
     return [f"~ {where or '(body)'}: expected {expected}, got {got}{_why(where)}"]
 

@@ -10,6 +10,7 @@ from smoke_tests.agent_client import NO_BODY, AgentClient, Answer, bearer
 from smoke_tests.checks import accepted_with_key, answer_or_fail, server_error
 from smoke_tests.promises import broken
 from smoke_tests.settings import SmokeSettings
+from smoke_tests.tokens import near_misses
 
 pytestmark = pytest.mark.promise("auth")
 
@@ -73,3 +74,21 @@ def test_wrong_bearer_is_403(agent: AgentClient, path: str) -> None:
 def test_backend_key_is_accepted(agent: AgentClient, settings: SmokeSettings, path: str) -> None:
     answer = answer_or_fail(agent, "GET", path, headers=bearer(settings.api_key))
     accepted_with_key(answer, "expected HTTP 200 with the backend key")
+
+
+def test_near_misses_of_each_real_token_are_403(
+    agent: AgentClient, settings: SmokeSettings
+) -> None:
+    # A length-only, prefix-only or case-blind compare accepts one of these; the real check
+    # must refuse every one, exactly as it refuses a random token.
+    for number, token in enumerate(settings.tokens, start=1):
+        which = settings.key_source if number == 1 else "the env file's other token"
+        for kind, miss in near_misses(token).items():
+            answer = answer_or_fail(agent, "GET", "/tools", headers=bearer(miss))
+            if 200 <= answer.status < 300:
+                broken(
+                    f"GET /tools accepted a near-miss of {which} ({kind}): the agent's token "
+                    f"check is broken (HTTP {answer.status}, expected 403); anyone who knows "
+                    "or guesses part of the key gets in"
+                )
+            expect_rejection(answer, 403, (miss,))

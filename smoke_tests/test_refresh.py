@@ -20,7 +20,7 @@ from smoke_tests.backend_refresh import (
     refresh_from_network_error,
 )
 from smoke_tests.checks import authenticated_status, version_of
-from smoke_tests.promises import broken
+from smoke_tests.promises import broken, clip
 from smoke_tests.settings import SmokeSettings
 
 pytestmark = pytest.mark.promise("refresh")
@@ -62,13 +62,13 @@ def check_through_the_backend(
         broken(f"cannot reach the backend at {url}: {type(exc).__name__}")
     body = _json(resp)
     if resp.status_code != 200:
-        said = body.get("error") if isinstance(body, dict) else resp.text[:200]
+        said = body.get("error") if isinstance(body, dict) else clip(resp.text)
         broken(
             f'the frontend would show HTTP {resp.status_code}: the backend says "{said}". '
             f"Why: {why_the_backend_failed(agent)}"
         )
     if not isinstance(body, dict):
-        broken(f"the backend answered 200 without a toolbox row: {resp.text[:200]}")
+        broken(f"the backend answered 200 without a toolbox row: {clip(resp.text)}")
     expected_version = version_of(authenticated_status(agent))
     problems = row_problems(body, expected_version, datetime.now(UTC))
     if problems:

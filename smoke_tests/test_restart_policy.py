@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from smoke_tests.promises import BY_NAME, broken
+from smoke_tests.promises import BY_NAME, broken, clip
 from smoke_tests.restart_policy import container_problems, inspect_argv, ssh_target
 from smoke_tests.settings import SmokeSettings
 
@@ -35,7 +35,7 @@ def test_container_restarts_by_itself_with_socket_and_port(settings: SmokeSettin
     except (OSError, SSHException) as exc:
         broken(f"ssh {settings.ssh}: {type(exc).__name__}: {exc} — check --ssh and --ssh-key")
     if result.exited != 0:
-        said = " ".join(result.stderr.split())[:300]
+        said = clip(result.stderr, 300)
         broken(
             f"on {settings.ssh}, `{command}` failed ({said}) — "
             f"is the agent's container named {settings.container!r}? (--container)"

@@ -7,11 +7,13 @@ reads the process environment.
 
 from __future__ import annotations
 
+import math
 import os
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from pathlib import PurePosixPath
 from typing import Any
 
 ENV_PREFIX = "DTMA_DEPLOY_"
@@ -126,7 +128,46 @@ def merge(
     for key, value in (cli or {}).items():
         if value is not None:
             values[key] = coerce(key, value)
-    return DeploySettings(**values)
+    settings = DeploySettings(**values)
+    if problems := problems_with(settings):
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+SECONDS = ("verify_timeout", "health_timeout", "lock_ttl")  # must be finite and above 0
+PORTS = ("port", "candidate_port")
+# Directories the deploy creates and may clear: only inside a place named for this tool, so a
+# mistyped setting can never point the lock breaker or the stage cleaner at /etc or /tmp.
+OWN_DIRECTORIES = ("stage_dir", "lock_dir")
+
+
+def problems_with(s: DeploySettings) -> list[str]:
+    """One line per setting whose value cannot work, naming the setting and the fix."""
+    problems = []
+    for name in SECONDS:
+        value = getattr(s, name)
+        if not math.isfinite(value) or value <= 0:
+            problems.append(f"setting {name!r}: {value} is not a finite number of seconds above 0")
+    if not math.isfinite(s.settle_seconds) or s.settle_seconds < 0:
+        problems.append(f"setting 'settle_seconds': {s.settle_seconds} is not 0 or more seconds")
+    for name in PORTS:
+        if not 0 < getattr(s, name) < 65536:
+            problems.append(f"setting {name!r}: {getattr(s, name)} is not a port (1-65535)")
+    if s.port == s.candidate_port:
+        problems.append(
+            f"settings 'port' and 'candidate_port' are both {s.port}: the candidate needs its own"
+        )
+    if s.keep_releases < 1:
+        problems.append(f"setting 'keep_releases': {s.keep_releases} must be 1 or more")
+    for name in OWN_DIRECTORIES:
+        path = PurePosixPath(getattr(s, name))
+        parts = path.parts[1:]
+        if not path.is_absolute() or ".." in parts or not any("dtma" in part for part in parts):
+            problems.append(
+                f"setting {name!r}: {str(path)!r} must be an absolute path inside a directory "
+                "of this tool's (a component naming dtma, e.g. /var/lib/dtma-deploy/lock)"
+            )
+    return problems
 
 
 def load(c: Any, **cli: Any) -> DeploySettings:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,12 +13,13 @@ from pathlib import Path
 
 import docker
 import pytest
-import requests
 from fastapi.testclient import TestClient
 
 from dtma.app import create_app
 from dtma.config import Settings
+from tests.support.leaks import RUN_MARKER
 from tests.support.ports import free_port
+from tests.support.readiness import wait_until_healthy
 
 BACKEND_KEY = "key-backend-5e0c7a"
 DROPLET_TOKEN = "tok-droplet-91bd44"
@@ -81,32 +81,35 @@ class AgentProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def exited(self) -> str | None:
+        code = self.process.poll()
+        return None if code is None else f"the agent exited with {code}"
+
 
 def start_agent(env: dict[str, str], log_path: Path) -> AgentProcess:
-    """`python -m dtma` with exactly `env` (plus what Python needs), on a free port."""
+    """`python -m dtma` with exactly `env` (plus what Python needs), on a free port, answering.
+
+    If it never answers, it is stopped before the test fails: nothing is left running.
+    """
     port = free_port()
     full_env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(REPO),
+        RUN_MARKER: os.environ.get(RUN_MARKER, ""),
         **env,
         "PORT": str(port),
     }
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dtma"], env=full_env, stdout=log_file, stderr=subprocess.STDOUT
-    )
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dtma"], env=full_env, stdout=log_file, stderr=subprocess.STDOUT
+        )
     agent = AgentProcess(process, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"agent exited with {process.returncode}:\n{agent.log()}")
-        try:
-            requests.get(f"{agent.base_url}/health", timeout=1)
-            return agent
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    stop_agent(agent)
-    pytest.fail(f"agent did not answer within 15 s:\n{agent.log()}")
+    try:
+        wait_until_healthy(agent.base_url, gave_up=agent.exited)
+    except BaseException as exc:
+        stop_agent(agent)
+        pytest.fail(f"{exc}\n{agent.log()}", pytrace=False)
+    return agent
 
 
 def stop_agent(agent: AgentProcess) -> int:

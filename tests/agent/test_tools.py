@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import docker
 import pytest
-import requests
 from fastapi.testclient import TestClient
 
 from dtma.app import create_app
 from dtma.tools import INSTANCE_ID, INSTANCE_NAME, MANAGED_BY
 from tests.agent.conftest import BACKEND_KEY, DROPLET_TOKEN, auth, free_port
+from tests.support.readiness import answer, wait_until
 
 pytestmark = pytest.mark.e2e
 HEADERS = auth(BACKEND_KEY)
@@ -35,15 +34,8 @@ def create_body(image: str, name: str, host_port: int | None = None, **extra) ->
 
 
 def http_status(url: str) -> int:
-    """The first HTTP answer from a server that may still be starting (polls up to 10 s)."""
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            return requests.get(url, timeout=2).status_code
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    """The first HTTP answer from a server that may still be starting."""
+    return wait_until(lambda: answer(url), f"an HTTP answer from {url}").status_code
 
 
 def listed(client: TestClient, name: str) -> dict | None:

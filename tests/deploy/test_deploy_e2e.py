@@ -30,6 +30,7 @@ from tests.deploy.deploy_support import (
     verify_urls,
     version_of,
 )
+from tests.support.readiness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -174,10 +175,11 @@ def test_concurrent_deploy_fails_fast_naming_the_holder(box_a, contexts, env_fil
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while on_host(box_a, "test -d /var/lib/dtma-deploy/lock").returncode != 0:
-            assert first.poll() is None and time.monotonic() < deadline, "first deploy never locked"
-            time.sleep(0.2)
+        wait_until(
+            lambda: on_host(box_a, "test -d /var/lib/dtma-deploy/lock").returncode == 0,
+            "the first deploy holding the lock",
+            gave_up=lambda: None if first.poll() is None else "the first deploy ended",
+        )
         second = deploy([box_a], contexts["v3"], env_file)
     finally:
         out, err = first.communicate(timeout=300)

@@ -1,5 +1,7 @@
 """One settings object: defaults <- fabric.yaml <- DTMA_DEPLOY_* <- flags."""
 
+import re
+
 import pytest
 
 from tasks.settings import DeploySettings, SettingsError, merge
@@ -58,3 +60,30 @@ def test_agent_url_default_single_and_per_host():
     assert per_host.agent_url("root@b:22", "b") == "http://127.0.0.1:2"
     with pytest.raises(SettingsError, match="root@c"):
         per_host.agent_url("root@c", "c")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("verify_timeout", "nan", "'verify_timeout': nan is not a finite number of seconds"),
+        ("lock_ttl", "inf", "'lock_ttl': inf is not a finite"),
+        ("health_timeout", "0", "'health_timeout': 0.0 is not a finite number of seconds above 0"),
+        ("settle_seconds", "-1", "'settle_seconds': -1.0 is not 0 or more"),
+        ("port", "70000", "'port': 70000 is not a port"),
+        ("candidate_port", "30000", "'port' and 'candidate_port' are both 30000"),
+        ("keep_releases", "0", "'keep_releases': 0 must be 1 or more"),
+        ("lock_dir", "/etc", "'lock_dir': '/etc' must be an absolute path inside a directory"),
+        ("lock_dir", "relative/dtma/lock", "'lock_dir'"),
+        ("stage_dir", "/var/tmp/dtma/../../etc", "'stage_dir'"),
+        ("stage_dir", "/tmp", "'stage_dir': '/tmp'"),
+    ],
+)
+def test_values_that_cannot_work_are_refused_one_line_each(setting, value, said):
+    with pytest.raises(SettingsError, match=re.escape(said)):
+        merge(environ={f"DTMA_DEPLOY_{setting.upper()}": value})
+
+
+def test_every_bad_value_gets_its_own_line():
+    with pytest.raises(SettingsError) as refused:
+        merge(cli={"verify_timeout": "nan", "port": 0, "lock_dir": "/"})
+    assert len(str(refused.value).splitlines()) == 3

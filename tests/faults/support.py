@@ -13,10 +13,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 from tasks import sandbox
 from tests.deploy.deploy_support import ROOT, fab_argv, on_host
+from tests.support.readiness import wait_until, wait_until_healthy
 
 # `make faults` points this at a JSONL file; each passing fault test appends its figures.
 RESULTS_ENV = "DTMA_FAULTS_RESULTS"
@@ -69,16 +68,8 @@ def assert_smoke_passes(agent_url: str, env_file: Path, *extra: str) -> None:
 
 
 def seconds_until_healthy(url: str, started: float, limit: float = 120.0) -> float:
-    """Poll /health every 50 ms; seconds from `started` (monotonic) to the first 200."""
-    deadline = started + limit
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/health", timeout=0.5).status_code == 200:
-                return time.monotonic() - started
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url}/health did not answer within {limit:.0f} s")
+    """Seconds from `started` (monotonic) to the first 200 from `url`/health."""
+    return wait_until_healthy(url, deadline=limit) - started
 
 
 def load_image(box: sandbox.Sandbox, image: str) -> None:
@@ -121,13 +112,21 @@ class FabRun:
             into.append(line)
 
     def wait_for_line(self, wanted: str, timeout: float = 300.0) -> None:
-        deadline = time.monotonic() + timeout
-        while wanted + "\n" not in self.lines:
-            assert self.process.poll() is None or wanted + "\n" in self.lines, (
-                f"fab ended before printing {wanted!r}:\n{self.stdout[-2000:]}{self.stderr[-2000:]}"
-            )
-            assert time.monotonic() < deadline, f"no {wanted!r} line within {timeout} s"
-            time.sleep(0.02)
+        line = wanted + "\n"
+
+        def seen() -> bool | None:
+            if line in self.lines:
+                return True
+            if self.process.poll() is not None:
+                for reader in self._readers:  # what fab printed last may still be in the pipe
+                    reader.join(timeout=10)
+                assert line in self.lines, (
+                    f"fab ended before printing {wanted!r}:\n"
+                    f"{self.stdout[-2000:]}{self.stderr[-2000:]}"
+                )
+            return None
+
+        wait_until(seen, f"a {wanted!r} line from fab", deadline=timeout, poll=0.02)
 
     def interrupt(self) -> float:
         """Ctrl-C, as a terminal sends it; returns when it was sent (monotonic)."""

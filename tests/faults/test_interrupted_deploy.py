@@ -13,6 +13,7 @@ import pytest
 
 from tests.deploy.deploy_support import inspect, public_version, verify_urls, version_of
 from tests.faults.support import lock_is_free, record, seconds_until_healthy, start_fab
+from tests.support.readiness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -25,10 +26,8 @@ def start_deploy(host, context, *extra: str):
 
 
 def wait_on_host(host, command: str, wanted: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while host.sh(command).stdout.strip() != wanted:
-        assert time.monotonic() < deadline, f"{command!r} never gave {wanted!r}"
-        time.sleep(0.1)
+    check = lambda: host.sh(command).stdout.strip() == wanted  # noqa: E731
+    wait_until(check, f"{command!r} giving {wanted!r}", deadline=timeout, poll=0.1)
 
 
 def interrupted(host, run, sent: float):

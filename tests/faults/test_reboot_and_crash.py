@@ -11,6 +11,7 @@ import requests
 from tasks import sandbox
 from tests.deploy.deploy_support import inspect, public_version
 from tests.faults.support import KEY, load_image, record, seconds_until_healthy
+from tests.support.readiness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -45,10 +46,8 @@ def test_reboot_brings_the_agent_and_its_tools_back(host, managed_tool):
     ssh_back = time.monotonic() - started
     recovery = seconds_until_healthy(host.box.agent_url, started)
     assert public_version(host.box) == version
-    deadline = time.monotonic() + 30
-    while tool_states(host.box).get(managed_tool) != "running":
-        assert time.monotonic() < deadline, tool_states(host.box)
-        time.sleep(0.2)
+    running = lambda: tool_states(host.box).get(managed_tool) == "running"  # noqa: E731
+    wait_until(running, f"tool {managed_tool} running again", poll=0.2)
     host.smoke()
     print(f"\nreboot: SSH after {ssh_back:.1f} s, /health after {recovery:.1f} s")
     record("reboot", recovery_seconds=recovery, ssh_seconds=round(ssh_back, 2))

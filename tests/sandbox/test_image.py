@@ -7,38 +7,30 @@ import json
 import secrets
 import subprocess
 import tarfile
-import time
 import uuid
 from pathlib import Path
 
 import docker
 import pytest
-import requests
 
 from tasks import images
 from tests.sandbox.conftest import copy_context, free_port
+from tests.support.readiness import NotReady, answer, wait_until
 
 pytestmark = pytest.mark.e2e
-WAIT_SECONDS = 60
 
 
-def wait_for(check, what: str, timeout: float = WAIT_SECONDS):
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    pytest.fail(f"{what} did not happen within {timeout:.0f} s")
+def wait_for(check, what: str):
+    """Poll `check` until it returns something truthy; fail naming `what` at the deadline."""
+    try:
+        return wait_until(lambda: check() or None, what)
+    except NotReady as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def get_json(url: str) -> dict | None:
-    try:
-        response = requests.get(url, timeout=2)
-    except requests.ConnectionError:
-        return None
-    return response.json() if response.status_code == 200 else None
+    response = answer(url)
+    return response.json() if response is not None and response.status_code == 200 else None
 
 
 @pytest.fixture(scope="module")

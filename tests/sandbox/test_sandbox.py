@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import socket
-import time
 
 import docker
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from tasks import sandbox
 from tests.sandbox.conftest import free_port, unique
 from tests.support.images import busybox_rootfs_tar
+from tests.support.readiness import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -42,10 +42,8 @@ def test_up_ssh_reboot_down_leaves_nothing_behind(docker_client: docker.DockerCl
         assert docker_client.containers.get(name).attrs["State"]["StartedAt"] != started
         with box.connection() as conn:
             assert inner(conn, "docker info --format '{{.ServerVersion}}'")
-            deadline = time.monotonic() + 30
-            while inner(conn, "docker inspect -f '{{.State.Running}}' keeper") != "true":
-                assert time.monotonic() < deadline, "keeper did not come back after the reboot"
-                time.sleep(0.5)
+            keeper = "docker inspect -f '{{.State.Running}}' keeper"
+            wait_until(lambda: inner(conn, keeper) == "true", "keeper back after the reboot")
     finally:
         sandbox.down(name)
 

@@ -28,6 +28,9 @@ FLAWS = (
     "hang",  # accepts connections, never answers (a black hole on the path)
     "echo_token",  # crashes on authenticated /status and prints the credentials it got
     "stop_500",  # creates tool containers but cannot stop them
+    "length_only",  # compares only the token's length with the key's
+    "prefix_token",  # accepts any token the key starts with (a compare cut short)
+    "echo_token_late",  # echoes the credentials late in a long 500 body, past any cut-off
 )
 VERSION = "0.0.0-smoke"
 
@@ -64,8 +67,13 @@ class BrokenAgent:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme != "Bearer" or not token.strip():
             return 401
+        token = token.strip()
+        if self.flaw == "length_only":
+            return None if len(token) == len(self.key) else 403
+        if self.flaw == "prefix_token":
+            return None if self.key.startswith(token) else 403
         expected = "a-token-the-backend-never-sends" if self.flaw == "other_token" else self.key
-        return None if token.strip() == expected else 403
+        return None if token == expected else 403
 
     def status(self, authorization: str | None) -> tuple[int, Any]:
         if self.flaw == "status_500":
@@ -80,6 +88,8 @@ class BrokenAgent:
             return denied, {"error": "invalid credentials"}
         if self.flaw == "echo_token":
             return 500, {"error": f"KeyError while handling {authorization!r}"}
+        if self.flaw == "echo_token_late":  # the token straddles a 200-character cut
+            return 500, {"error": f"{'.' * 150} while handling {authorization!r}"}
         items = list(self.tools.values()) or [
             {"account_tool_instance_id": "ati-existing", "status": "running"}
         ]

@@ -10,6 +10,7 @@ from smoke_tests.promises import mask
 from smoke_tests.restart_policy import container_problems, inspect_argv, ssh_target
 from smoke_tests.settings import SettingsError, resolve, split_host
 from smoke_tests.status_contract import contract_diff, unhealthy_reason
+from smoke_tests.tokens import near_misses
 
 GOOD_STATUS = {
     "status": "healthy",
@@ -54,6 +55,7 @@ def test_settings_come_from_options_then_env_then_defaults(tmp_path: Path) -> No
         ({"smoke_host": "h", "smoke_api_key": "k", "smoke_destructive": True}, "--tool-image"),
         ({"smoke_host": "h", "smoke_env_file": "/nonexistent/.env"}, "cannot read it"),
         ({"smoke_host": "h", "smoke_api_key": "k", "smoke_timeout": "0"}, "more than 0"),
+        ({"smoke_host": "h", "smoke_api_key": "k", "smoke_timeout": "nan"}, "finite"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(raw: dict[str, object], said: str) -> None:
@@ -129,3 +131,29 @@ def test_each_container_problem_is_named() -> None:
 def test_ssh_target() -> None:
     assert ssh_target("root@h:2222") == ("root", "h", 2222)
     assert ssh_target("h") == (None, "h", 22)
+
+
+def test_mask_hides_any_long_enough_part_of_a_secret() -> None:
+    key = "smoke-key-0f3a9c1e7b2d4a6f"
+    assert mask(f"cut: Bearer {key[:12]}", (key,)) == "cut: Bearer ***"
+    assert mask(f"tail {key[-9:]}!", (key,)) == "tail ***!"
+    assert mask(f"short {key[:5]} stays", (key,)) == f"short {key[:5]} stays"  # under 8: noise
+
+
+def test_near_misses_differ_from_the_token_each_in_its_own_way() -> None:
+    misses = near_misses("Key-abc123")
+    assert misses == {
+        "same length, one character changed": "Key-axc123",
+        "a prefix": "Key-abc12",
+        "the key plus one character": "Key-abc123x",
+        "different case": "kEY-ABC123",
+    }
+    assert "different case" not in near_misses("0123456789")  # no letters: same as the token
+
+
+def test_settings_know_both_tokens_of_an_env_file_and_hide_their_near_misses(tmp_path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("BACKEND_TO_DTMA_API_KEY=backend-key-1\nDTMA_BEARER_TOKEN=droplet-tok-2\n")
+    settings = resolve({"smoke_host": "h", "smoke_env_file": str(env)}, {})
+    assert settings.tokens == ("backend-key-1", "droplet-tok-2")
+    assert "backend-key-" in settings.secrets and "DROPLET-TOK-2" in settings.secrets

@@ -62,6 +62,31 @@ def test_agent_that_accepts_any_token_fails(run_smoke: RunSmoke) -> None:
     assert re.search(r"FAILED \S*test_auth.py::test_wrong_bearer_is_403\[/status\]", run.output)
 
 
+@pytest.mark.parametrize(
+    ("flaw", "kind"),
+    [("length_only", "same length, one character changed"), ("prefix_token", "a prefix")],
+)
+def test_agent_with_a_broken_token_compare_fails(run_smoke: RunSmoke, flaw: str, kind: str) -> None:
+    run = smoke_against(run_smoke, flaw)
+    assert_broken(run, "auth", f"accepted a near-miss of --api-key ({kind}", "check is broken")
+    assert_no_part_of(KEY, run.output)
+
+
+def assert_no_part_of(token: str, text: str, part: int = 8) -> None:
+    parts = {token[i : i + part] for i in range(len(token) - part + 1)}
+    shown = sorted(p for p in parts if p in text)
+    assert not shown, f"parts of the token in the output: {shown}"
+
+
+def test_an_echo_cut_short_leaks_no_part_of_the_key(run_smoke: RunSmoke, tmp_path) -> None:
+    report = tmp_path / "smoke.xml"
+    run = smoke_against(run_smoke, "echo_token_late", f"--junitxml={report}", "-vv")
+    assert run.returncode == 1, run.output
+    assert "while handling 'Bearer ***" in run.output  # the cut falls inside the key
+    assert_no_part_of(KEY, run.output)
+    assert_no_part_of(KEY, report.read_text())
+
+
 def test_agent_checking_another_token_than_the_backend_sends_fails(run_smoke: RunSmoke) -> None:
     run = smoke_against(run_smoke, "other_token")
     assert_broken(run, "auth", "rejected the backend key with HTTP 403", "different token")

@@ -5,16 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
 import pytest
-import requests
 
 from tests.smoke.conftest import KEY, REPO, SmokeRun, free_port
 from tests.support.backend import BackendStandIn
+from tests.support.readiness import NotReady, wait_until_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -41,17 +40,15 @@ class LocalAgent:
                 [sys.executable, "-m", "dtma"], cwd=workdir, env=env, stdout=log, stderr=log
             )
 
-    def wait_until_serving(self, limit: float = 30.0) -> None:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                requests.get(f"http://127.0.0.1:{self.port}/health", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        pytest.fail(f"the agent did not serve on {self.port}:\n{self.log.read_text()}")
+    def wait_until_serving(self) -> None:
+        def exited() -> str | None:
+            code = self.process.poll()
+            return None if code is None else f"the agent exited with {code}"
+
+        try:
+            wait_until_healthy(f"http://127.0.0.1:{self.port}", gave_up=exited)
+        except NotReady as exc:
+            pytest.fail(f"{exc}:\n{self.log.read_text()}", pytrace=False)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -24,6 +24,8 @@ from typing import Any
 
 import requests
 
+from tests.support.readiness import wait_until
+
 REFRESH_PATH = re.compile(r"^/functions/v1/toolboxes-user/([^/]+)/refresh-status$")
 HEARTBEAT_PATH = "/functions/v1/heartbeat"
 STATUS_MAP = {
@@ -120,15 +122,11 @@ class BackendStandIn:
     def instance_status(self, instance_id: str) -> str | None:
         return self.instance_statuses.get(instance_id)
 
-    def wait_for_heartbeats(self, count: int, timeout: float = 10.0) -> list[Heartbeat]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.heartbeats) >= count:
-                return list(self.heartbeats)
-            time.sleep(0.02)
-        raise AssertionError(
-            f"expected {count} heartbeats within {timeout}s, got {len(self.heartbeats)}"
-        )
+    def wait_for_heartbeats(self, count: int, timeout: float = 60.0) -> list[Heartbeat]:
+        def enough() -> list[Heartbeat] | None:
+            return list(self.heartbeats) if len(self.heartbeats) >= count else None
+
+        return wait_until(enough, f"{count} heartbeats", deadline=timeout, poll=0.02)
 
     # the two functions
     def handle_heartbeat(self, authorization: str, raw: bytes) -> tuple[int, Any]:
