@@ -24,16 +24,17 @@ RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 RESULTS_ENV = "DTMA_FAULTS_RESULTS"  # tests/faults/support.py writes here
 
 # Proven elsewhere (and run by `make test`); not repeated in tests/faults.
-DEPLOY_E2E = "tests/deploy/test_deploy_e2e.py::"
+DEPLOY_E2E = "tests/deploy/e2e/test_deploy.py::"
+SHIP_E2E = "tests/deploy/e2e/test_ship.py::"
 COVERED_ELSEWHERE = {
     "Docker daemon stopped": DEPLOY_E2E + "test_two_hosts_then_a_broken_second_host",
     "env file missing a key": DEPLOY_E2E + "test_bad_env_file_is_refused_before_touching_the_host",
     "image listens on 3030": DEPLOY_E2E + "test_broken_candidate_never_touches_the_running_agent",
     "image crashes at start": DEPLOY_E2E + "test_broken_candidate_never_touches_the_running_agent",
     "another deploy running": DEPLOY_E2E + "test_concurrent_deploy_fails_fast_naming_the_holder",
-    "cut transfer (ship level)": "tests/deploy/test_ship.py::test_cut_transfer_is_a_clear_error_"
+    "cut transfer (ship level)": SHIP_E2E + "test_cut_transfer_is_a_clear_error_"
     "and_the_next_ship_recovers",
-    "full staging disk (ship level)": "tests/deploy/test_ship.py::test_too_small_stage_dir_fails_"
+    "full staging disk (ship level)": SHIP_E2E + "test_too_small_stage_dir_fails_"
     "before_changing_anything",
     "backend hangs (heartbeat)": "tests/agent/test_heartbeat.py::test_hanging_receiver_times_out_"
     "and_backs_off",

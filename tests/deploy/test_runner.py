@@ -9,7 +9,7 @@ import pytest
 
 from tasks.commands.shell import chain, or_true, silenced
 from tasks.errors import DeployError
-from tasks.runner import Remote
+from tasks.runner import CommandResult, Remote
 
 
 class RecordingConnection:
@@ -77,3 +77,9 @@ def test_every_name_a_host_may_have_been_given_as():
     remote = Remote(RecordingConnection())
     assert remote.host == "root@droplet:2222"
     assert remote.keys == ("root@droplet:2222", "droplet:2222", "root@droplet", "droplet")
+
+
+def test_last_line():
+    failed = CommandResult("docker load", 1, "", "a\nError: layer does not exist\n\n")
+    assert failed.last_line() == "Error: layer does not exist"
+    assert CommandResult("docker load", 1, "", "").last_line() == "exit 1"

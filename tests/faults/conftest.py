@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from tasks import sandbox
-from tests.deploy.deploy_support import deploy, fab, free_port, make_context, on_host
 from tests.faults.support import assert_smoke_passes, env_text
+from tests.support.contexts import make_context
+from tests.support.deploy import deploy, fab, on_host
+from tests.support.ports import free_port
 
 PREFIX = "dtma-fault"
 

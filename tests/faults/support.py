@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks import sandbox
-from tests.deploy.deploy_support import ROOT, fab_argv, on_host
+from tests.support.contexts import ROOT
+from tests.support.deploy import fab_argv, on_host
 from tests.support.readiness import wait_until, wait_until_healthy
 
 # `make faults` points this at a JSONL file; each passing fault test appends its figures.

@@ -13,9 +13,10 @@ import time
 import pytest
 import requests
 
-from tests.deploy.deploy_support import ROOT, free_port
 from tests.faults.support import KEY, TOKEN, assert_smoke_passes, env_text, record
 from tests.support.backend import BackendStandIn
+from tests.support.contexts import ROOT
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.deploy.deploy_support import inspect
 from tests.faults.support import KEY, load_image, record
+from tests.support.deploy import inspect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from tests.deploy.deploy_support import inspect, public_version, verify_urls, version_of
 from tests.faults.support import lock_is_free, record, seconds_until_healthy, start_fab
+from tests.support.contexts import version_of
+from tests.support.deploy import inspect, public_version, verify_urls
 from tests.support.readiness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from tasks import sandbox
-from tests.deploy.deploy_support import inspect, public_version
 from tests.faults.support import KEY, load_image, record, seconds_until_healthy
+from tests.support.deploy import inspect, public_version
 from tests.support.readiness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

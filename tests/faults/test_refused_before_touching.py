@@ -2,8 +2,8 @@
 the step and what to do, a non-zero exit, and the host exactly as it was.
 
 Covered elsewhere, not repeated here (bench/faults.py lists them in the matrix):
-- Docker daemon stopped: tests/deploy/test_deploy_e2e.py::test_two_hosts_then_a_broken_second_host
-- env file missing a key: tests/deploy/test_deploy_e2e.py::test_bad_env_file_is_refused_...
+- Docker daemon stopped: tests/deploy/e2e/test_deploy.py::test_two_hosts_then_a_broken_second_host
+- env file missing a key: tests/deploy/e2e/test_deploy.py::test_bad_env_file_is_refused_...
 - image on the wrong port (3030), image that crashes: ...::test_broken_candidate_never_touches_...
 """
 
@@ -17,15 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.deploy_support import (
-    FAB,
-    ROOT,
-    free_port,
-    inspect,
-    public_version,
-    version_of,
-)
 from tests.faults.support import KEY, TOKEN, env_text, lock_is_free, record
+from tests.support.contexts import ROOT, version_of
+from tests.support.deploy import FAB, inspect, public_version
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from tests.deploy.deploy_support import ROOT
 from tests.faults.support import KEY, TOKEN, record
+from tests.support.contexts import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

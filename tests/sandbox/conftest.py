@@ -1,4 +1,4 @@
-"""Fixtures for the agent image and sandbox droplets; written to be lifted into tests/conftest.py.
+"""Fixtures of the sandbox tests: the agent image built from the project, sandbox droplets.
 
 Everything made here has a unique `dtma-sbx-*` / `dtma:test-*` name and is removed by id at the
 end of the session.
@@ -6,36 +6,15 @@ end of the session.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import docker
 import pytest
 
 from tasks import images, sandbox
+from tests.support.contexts import copy_context, unique
 from tests.support.ports import free_port
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-# What the Dockerfile needs from the project; copies of the context hold only these.
-CONTEXT_FILES = ("Dockerfile", ".dockerignore", "dtma")
-
-
-def unique(prefix: str = "dtma-sbx") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def copy_context(destination: Path) -> Path:
-    """A copy of the image's build context (mtimes kept, so the build cache still applies)."""
-    for name in CONTEXT_FILES:
-        source = PROJECT_DIR / name
-        if source.is_dir():
-            skip = shutil.ignore_patterns("__pycache__")
-            shutil.copytree(source, destination / name, ignore=skip)
-        else:
-            shutil.copy2(source, destination / name)
-    return destination
 
 
 @pytest.fixture(scope="session")

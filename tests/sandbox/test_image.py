@@ -14,7 +14,8 @@ import docker
 import pytest
 
 from tasks import images
-from tests.sandbox.conftest import copy_context, free_port
+from tests.support.contexts import copy_context
+from tests.support.ports import free_port
 from tests.support.readiness import NotReady, answer, wait_until
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,9 @@ import docker
 import pytest
 
 from tasks import sandbox
-from tests.sandbox.conftest import free_port, unique
+from tests.support.contexts import unique
 from tests.support.images import busybox_rootfs_tar
+from tests.support.ports import free_port
 from tests.support.readiness import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -1,10 +1,11 @@
 """The lock's take-and-sign command, run in a real local shell."""
 
 import json
+import shlex
 import subprocess
 
-from tasks.commands import files
-from tasks.commands.shell import to_shell
+from tasks.commands import docker, files, scripts
+from tasks.commands.shell import chain, to_shell
 
 
 def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -27,3 +28,37 @@ def test_a_lock_that_cannot_be_signed_is_given_back():
         "{ rm -rf /var/lib/d/lock ; exit 73 ; } ; }"
     )
     assert files.UNSIGNED_LOCK == 73
+
+
+def test_private_file_is_created_under_umask_not_chmodded_later():
+    assert (
+        to_shell(files.create_private_file("/etc/dtma/x.tmp")) == "umask 077 && : > /etc/dtma/x.tmp"
+    )
+    argv = files.install_file("/etc/dtma/x.tmp", "/etc/dtma/dtma.env")
+    assert argv[:2] == ["sh", "-c"] and argv[-2:] == ["/etc/dtma/x.tmp", "/etc/dtma/dtma.env"]
+    assert "mv -f" in argv[2] and "chmod 600" in argv[2]
+
+
+def test_lock_is_an_atomic_mkdir():
+    assert to_shell(files.take_lock("/var/lib/dtma-deploy/lock")) == (
+        "mkdir -p /var/lib/dtma-deploy && mkdir /var/lib/dtma-deploy/lock"
+    )
+
+
+def test_audit_line_survives_the_shell_intact():
+    line = '{"a": "it\'s $HOME"}'
+    command = to_shell(files.append_line("/var/log/dtma-deploy.log", line))
+    words = shlex.split(command)
+    assert words[:3] == ["printf", "%s\\n", line]
+    assert words[-2:] == [">>", "/var/log/dtma-deploy.log"]
+
+
+def test_commands_quote_paths_once():
+    assert to_shell(files.prepare_stage("/var/tmp/my dir")) == (
+        "mkdir -p -m 700 '/var/tmp/my dir' && find '/var/tmp/my dir' -maxdepth 1 -type f "
+        "-name 'ship-*' -delete && df -PB1 '/var/tmp/my dir'"
+    )
+    assert files.clean_stage("/s")[-3:] == ["-name", "ship-*", "-delete"]
+    tags = [docker.tag("sha256:1", ref) for ref in ["a:1", "b:2"]]
+    assert to_shell(chain(*tags)) == ("docker tag sha256:1 a:1 && docker tag sha256:1 b:2")
+    assert scripts.host_layers()[-1].endswith("--format '{{json .RootFS.Layers}}' $ids")

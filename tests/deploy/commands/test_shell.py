@@ -31,3 +31,8 @@ def test_only_marked_operators_escape_quoting():
     assert to_shell(["echo", "&&", "rm -rf /"]) == "echo '&&' 'rm -rf /'"
     assert to_shell(["echo", Op("&&"), "true"]) == "echo && true"
     assert chain() == [] and chain(["x"]) == ["x"]
+
+
+def test_shell_quotes_each_argument_once():
+    line = to_shell(chain(["docker", "rename", "a b", "c"], ["docker", "start", "c;rm"]))
+    assert line == "docker rename 'a b' c && docker start 'c;rm'"

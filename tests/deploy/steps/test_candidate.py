@@ -6,9 +6,9 @@ from tasks.commands import docker, scripts
 from tasks.commands.shell import chain, with_stderr
 from tasks.errors import DeployError
 from tasks.steps.candidate import check_candidate
-from tests.deploy.steps.helpers import KEY, settings, settle_answer
 from tests.support.agent_stub import AgentStub
 from tests.support.fake_remote import FakeRemote, result
+from tests.support.host_answers import KEY, settings, settle_answer
 
 START = chain(
     docker.remove_if_present("dtma-candidate"),

@@ -14,7 +14,9 @@ from tasks.steps import release
 from tasks.steps.build import BuiltImage
 from tasks.steps.deploy import run_deploy
 from tasks.steps.report import DeployReport
-from tests.deploy.steps.helpers import (
+from tests.support.agent_stub import AgentStub
+from tests.support.fake_remote import FakeRemote, result
+from tests.support.host_answers import (
     KEY,
     NO_SUCH_CONTAINER,
     inspect_answer,
@@ -22,8 +24,6 @@ from tests.deploy.steps.helpers import (
     settle_answer,
     survey_answer,
 )
-from tests.support.agent_stub import AgentStub
-from tests.support.fake_remote import FakeRemote, result
 from tests.support.save_archive import FakeDockerClient, FakeImage
 
 ENV_TEXT = f"DTMA_BEARER_TOKEN=t\nBACKEND_TO_DTMA_API_KEY={KEY}\nAGENTOPIA_API_BASE_URL=http://x\n"

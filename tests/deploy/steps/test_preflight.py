@@ -5,8 +5,8 @@ import pytest
 from tasks.commands import scripts
 from tasks.errors import DeployError
 from tasks.steps.preflight import check_disk, check_host
-from tests.deploy.steps.helpers import settings, survey_answer
 from tests.support.fake_remote import FakeRemote, result
+from tests.support.host_answers import settings, survey_answer
 
 
 def test_a_fresh_host_is_one_survey_and_nothing_else():

@@ -6,8 +6,8 @@ from tasks.commands import docker
 from tasks.commands.shell import chain, then
 from tasks.errors import DeployError
 from tasks.steps import release
-from tests.deploy.steps.helpers import NO_SUCH_CONTAINER, inspect_answer, settings
 from tests.support.fake_remote import FakeRemote, result
+from tests.support.host_answers import NO_SUCH_CONTAINER, inspect_answer, settings
 
 
 @pytest.fixture(autouse=True)

@@ -6,15 +6,15 @@ from tasks.commands import docker, scripts
 from tasks.commands.shell import chain, with_stderr
 from tasks.errors import DeployError, VerifyFailed
 from tasks.steps.rollback import roll_back_after, switch_to_previous
-from tests.deploy.steps.helpers import (
+from tests.support.agent_stub import AgentStub
+from tests.support.fake_remote import FakeRemote
+from tests.support.host_answers import (
     KEY,
     NO_SUCH_CONTAINER,
     inspect_answer,
     settings,
     settle_answer,
 )
-from tests.support.agent_stub import AgentStub
-from tests.support.fake_remote import FakeRemote
 
 
 def test_a_failed_verify_brings_the_previous_release_back_and_checks_it():

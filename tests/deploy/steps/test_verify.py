@@ -6,9 +6,10 @@ import pytest
 
 from tasks.commands import docker, scripts
 from tasks.errors import VerifyFailed
-from tasks.steps.verify import settle_and_health
-from tests.deploy.steps.helpers import container, settle_answer
+from tasks.facts.container import parse_settle_probe
+from tasks.steps.verify import settle_and_health, settled
 from tests.support.fake_remote import FakeRemote, result
+from tests.support.host_answers import container, settle_answer
 
 TEST = ("CMD-SHELL", "curl -f http://127.0.0.1:30000/health")
 
@@ -47,3 +48,8 @@ def test_without_a_health_check_docker_says_none():
     remote = FakeRemote().answer("sh", "-c", with_=settle_answer("dtma"))
     assert settle_and_health(remote, "dtma", 3.0, health_timeout=90) == "none"
     assert settle_and_health(remote, "dtma", 3.0) == ""  # only stability was asked
+
+
+def test_probe_of_a_missing_container_fails_verify():
+    with pytest.raises(VerifyFailed, match="does not exist"):
+        settled("dtma", parse_settle_probe("restarts=\nhealthcheck=none\n"), 1.0)

@@ -13,7 +13,8 @@ import uuid
 import pytest
 
 from tasks import sandbox
-from tests.deploy.deploy_support import (
+from tests.support.contexts import make_context, version_of
+from tests.support.deploy import (
     ENV_TEXT,
     KEY,
     TOKEN,
@@ -21,15 +22,13 @@ from tests.deploy.deploy_support import (
     deploy,
     fab,
     fab_argv,
-    free_port,
     inspect,
     latest_report,
-    make_context,
     on_host,
     public_version,
     verify_urls,
-    version_of,
 )
+from tests.support.ports import free_port
 from tests.support.readiness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]

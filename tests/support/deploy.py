@@ -1,9 +1,8 @@
-"""Helpers for the deploy e2e tests: build contexts as small git repos, run `fab`, read hosts."""
+"""Helpers for the tests that run `fab` against sandbox droplets: run it, read the hosts."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -14,9 +13,8 @@ from pathlib import Path
 import requests
 
 from tasks import sandbox
-from tests.support.ports import free_port  # noqa: F401  (re-exported)
+from tests.support.contexts import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 FAB = Path(sys.executable).parent / "fab"
 TOKEN = "tok-e2e-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 KEY = "key-e2e-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -24,31 +22,6 @@ ENV_TEXT = (
     f"# deploy e2e\r\nDTMA_BEARER_TOKEN={TOKEN}\r\nBACKEND_TO_DTMA_API_KEY='{KEY}'\r\n"
     "AGENTOPIA_API_BASE_URL=http://127.0.0.1:9/functions/v1\r\n"
 )
-
-
-def make_context(folder: Path, marker: str, dockerfile_tail: str = "") -> Path:
-    """A copy of the agent's build inputs as its own git repo: its commit is the version."""
-    folder.mkdir(parents=True)
-    shutil.copytree(ROOT / "dtma", folder / "dtma", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / ".dockerignore", folder / ".dockerignore")
-    (folder / "Dockerfile").write_text((ROOT / "Dockerfile").read_text() + dockerfile_tail)
-    init = folder / "dtma" / "__init__.py"
-    init.write_text(init.read_text() + f"# build marker: {marker}\n")
-    git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", marker], check=True)
-    return folder
-
-
-def version_of(context: Path) -> str:
-    out = subprocess.run(
-        ["git", "-C", str(context), "rev-parse", "--short", "HEAD"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
 
 
 def fab_argv(boxes: list[sandbox.Sandbox], *args: str, core: tuple[str, ...] = ()) -> list[str]:

@@ -1,9 +1,7 @@
-"""The remote commands, exactly as they will run: argv lists, no host needed."""
+"""Docker commands exactly as they will run: argv lists, no host needed."""
 
-import shlex
-
-from tasks.commands import docker, files, scripts
-from tasks.commands.shell import chain, to_shell
+from tasks.commands import docker, scripts
+from tasks.commands.shell import to_shell
 
 
 def test_create_builds_the_agent_container_exactly():
@@ -49,11 +47,6 @@ def test_candidate_binds_loopback_and_never_restarts():
     assert argv[argv.index("--restart") + 1] == "no"
 
 
-def test_shell_quotes_each_argument_once():
-    line = to_shell(chain(["docker", "rename", "a b", "c"], ["docker", "start", "c;rm"]))
-    assert line == "docker rename 'a b' c && docker start 'c;rm'"
-
-
 def test_simple_builders():
     assert docker.stop("dtma-previous") == ["docker", "stop", "--time", "10", "dtma-previous"]
     assert docker.rename("dtma", "dtma-previous") == ["docker", "rename", "dtma", "dtma-previous"]
@@ -74,24 +67,14 @@ def test_simple_builders():
     )
 
 
-def test_private_file_is_created_under_umask_not_chmodded_later():
-    assert (
-        to_shell(files.create_private_file("/etc/dtma/x.tmp")) == "umask 077 && : > /etc/dtma/x.tmp"
-    )
-    argv = files.install_file("/etc/dtma/x.tmp", "/etc/dtma/dtma.env")
-    assert argv[:2] == ["sh", "-c"] and argv[-2:] == ["/etc/dtma/x.tmp", "/etc/dtma/dtma.env"]
-    assert "mv -f" in argv[2] and "chmod 600" in argv[2]
-
-
-def test_lock_is_an_atomic_mkdir():
-    assert to_shell(files.take_lock("/var/lib/dtma-deploy/lock")) == (
-        "mkdir -p /var/lib/dtma-deploy && mkdir /var/lib/dtma-deploy/lock"
-    )
-
-
-def test_audit_line_survives_the_shell_intact():
-    line = '{"a": "it\'s $HOME"}'
-    command = to_shell(files.append_line("/var/log/dtma-deploy.log", line))
-    words = shlex.split(command)
-    assert words[:3] == ["printf", "%s\\n", line]
-    assert words[-2:] == [">>", "/var/log/dtma-deploy.log"]
+def test_healthcheck_command_runs_as_docker_would():
+    shell_form = ["CMD-SHELL", "curl -f http://127.0.0.1/ || exit 1"]
+    assert docker.healthcheck_exec("dtma", shell_form, 3) == [
+        "timeout", "3", "docker", "exec", "dtma", "/bin/sh", "-c", shell_form[1],
+    ]  # fmt: skip
+    exec_form = ["CMD", "/opt/venv/bin/python", "-c", "print(1)"]
+    assert docker.healthcheck_exec("dtma", exec_form, 2.5) == [
+        "timeout", "2.5", "docker", "exec", "dtma", "/opt/venv/bin/python", "-c", "print(1)",
+    ]  # fmt: skip
+    for none in ([], ["NONE"], ["CMD"], ["CMD-SHELL"]):
+        assert docker.healthcheck_exec("dtma", none, 3) is None

@@ -1,21 +1,16 @@
-"""The one-round-trip host survey, the settle probe and the health check run at verify:
-their commands run in a real local shell (no Docker needed), their answers parsed."""
+"""The one-round-trip host survey: its script run in a real local shell (no Docker needed),
+its answer parsed."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
-
-from tasks.commands import docker, scripts
-from tasks.errors import VerifyFailed
+from tasks.commands import scripts
 from tasks.facts import survey
-from tasks.facts.container import ContainerState, parse_settle_probe
-from tasks.steps.verify import settled
+from tests.support.local_shell import fake_docker
+from tests.support.local_shell import run_with_path as run_sh
 
 PORTS = (30000, 30001)
 IMAGE = "sha256:" + "a" * 64
@@ -90,19 +85,6 @@ def survey_argv(tmp_path: Path) -> list[str]:
     )
 
 
-def run_sh(argv: list[str], path: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PATH": path})
-
-
-def fake_docker(folder: Path) -> str:
-    """A `docker` that prints nothing and fails, like a client whose engine is down."""
-    folder.mkdir()
-    script = folder / "docker"
-    script.write_text("#!/bin/sh\nexit 1\n")
-    script.chmod(0o755)
-    return f"{folder}:{os.environ['PATH']}"
-
-
 def test_survey_without_docker_exits_127_saying_so(tmp_path):
     tools = tmp_path / "bin"
     tools.mkdir()
@@ -127,46 +109,3 @@ def test_survey_reads_env_sha_and_lock_owner_from_the_files(tmp_path):
     assert found.lock_owner == '{"user": "u"}'
     assert found.free_bytes is not None and found.free_bytes > 0
     assert found.publishers == {30000: [], 30001: []}
-
-
-def test_healthcheck_command_runs_as_docker_would():
-    shell_form = ["CMD-SHELL", "curl -f http://127.0.0.1/ || exit 1"]
-    assert docker.healthcheck_exec("dtma", shell_form, 3) == [
-        "timeout", "3", "docker", "exec", "dtma", "/bin/sh", "-c", shell_form[1],
-    ]  # fmt: skip
-    exec_form = ["CMD", "/opt/venv/bin/python", "-c", "print(1)"]
-    assert docker.healthcheck_exec("dtma", exec_form, 2.5) == [
-        "timeout", "2.5", "docker", "exec", "dtma", "/opt/venv/bin/python", "-c", "print(1)",
-    ]  # fmt: skip
-    for none in ([], ["NONE"], ["CMD"], ["CMD-SHELL"]):
-        assert docker.healthcheck_exec("dtma", none, 3) is None
-
-
-def test_settle_probe_prints_restarts_check_result_then_state(tmp_path):
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    (folder / "docker").write_text(
-        "#!/bin/sh\n"
-        'case "$*" in\n'
-        "  *RestartCount*) echo 2 ;;\n"
-        '  "container inspect dtma") echo \'[{"State": {"Running": true}, "RestartCount": 2}]\';;\n'
-        "  exec*) exit 1 ;;\n"
-        "esac\n"
-    )
-    (folder / "docker").chmod(0o755)
-    path = f"{folder}:{os.environ['PATH']}"
-    check = docker.healthcheck_exec("dtma", ["CMD", "false"], 3)
-    out = run_sh(scripts.settle_probe("dtma", 0.1, check), path).stdout
-    probe = parse_settle_probe(out)
-    assert (probe.restarts_before, probe.healthcheck, probe.after) == (
-        2,
-        "1",
-        ContainerState.from_inspect({"State": {"Running": True}, "RestartCount": 2}),
-    )
-    out = run_sh(scripts.settle_probe("dtma", 0.1, None), path).stdout
-    assert parse_settle_probe(out).healthcheck == "none"
-
-
-def test_probe_of_a_missing_container_fails_verify():
-    with pytest.raises(VerifyFailed, match="does not exist"):
-        settled("dtma", parse_settle_probe("restarts=\nhealthcheck=none\n"), 1.0)

@@ -1,0 +1,13 @@
+"""What a ship says it did."""
+
+from tasks.steps.ship import ShipResult
+
+
+def test_ship_summary_says_what_travelled():
+    image = {"image_id": "sha256:" + "ab" * 32, "image_ref": "app:v2", "layers_total": 4}
+    result = ShipResult(
+        **image, full=False, layers_sent=1, bytes_sent=2_900, image_bytes=9, seconds=0.64
+    )
+    assert result.summary() == "shipped app:v2 (abababababab): 1/4 layers, 2.9 KB in 0.6s"
+    same = ShipResult(**image, full=False, layers_sent=0, bytes_sent=0, image_bytes=9, seconds=0.3)
+    assert "already on the host, 0 B" in same.summary()
