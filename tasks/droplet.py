@@ -13,6 +13,7 @@ from pathlib import Path
 
 import docker
 import fabric
+from docker.models.containers import Container
 
 from tasks import runner
 from tasks.rootfs import RootfsBuildFailed, ensure_rootfs_image
@@ -176,14 +177,14 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def get_container(client: docker.DockerClient, name: str):
+def get_container(client: docker.DockerClient, name: str) -> Container | None:
     try:
         return client.containers.get(name)
     except docker.errors.NotFound:
         return None
 
 
-def from_labels(container) -> Sandbox:
+def from_labels(container: Container) -> Sandbox:
     labels = container.labels
     return Sandbox(
         name=labels[f"{LABEL}.name"],

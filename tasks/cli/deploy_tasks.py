@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fabric import task
+from fabric import Connection, task
 
 from tasks.cli.common import help_for, one_line_errors, remote_of, settings_from
 from tasks.cli.executor import rollout_of
@@ -31,17 +31,17 @@ DEPLOY_FLAGS = (
 
 @task(help=help_for(*DEPLOY_FLAGS))
 def deploy(
-    c,
-    env_file=None,
-    context=None,
-    dockerfile=None,
-    base_image=None,
-    verify_url=None,
-    verify_timeout=None,
-    full=False,
-    force_unlock=False,
-    restart_anyway=False,
-):
+    c: Connection,
+    env_file: str | None = None,
+    context: str | None = None,
+    dockerfile: str | None = None,
+    base_image: str | None = None,
+    verify_url: str | None = None,
+    verify_timeout: str | None = None,
+    full: bool = False,
+    force_unlock: bool = False,
+    restart_anyway: bool = False,
+) -> None:
     """Build, ship only missing layers, check a candidate, swap, verify; roll back on failure."""
     with one_line_errors():
         s = settings_from(locals())
@@ -57,7 +57,12 @@ def deploy(
 
 
 @task(help=help_for("context", "dockerfile", "base_image"))
-def build_image(c, context=None, dockerfile=None, base_image=None):
+def build_image(
+    c: Connection,
+    context: str | None = None,
+    dockerfile: str | None = None,
+    base_image: str | None = None,
+) -> None:
     """Build the agent image dtma:<version> (and dtma:latest) on this machine."""
     with one_line_errors():
         s = settings_from(locals())
@@ -66,7 +71,13 @@ def build_image(c, context=None, dockerfile=None, base_image=None):
 
 
 @task(help=help_for("context", "dockerfile", "base_image", "full"))
-def ship_image(c, context=None, dockerfile=None, base_image=None, full=False):
+def ship_image(
+    c: Connection,
+    context: str | None = None,
+    dockerfile: str | None = None,
+    base_image: str | None = None,
+    full: bool = False,
+) -> None:
     """Build if needed and send the image to the host (only the layers it lacks)."""
     with one_line_errors():
         s = settings_from(locals())
@@ -75,7 +86,7 @@ def ship_image(c, context=None, dockerfile=None, base_image=None, full=False):
 
 
 @task(help=help_for("env_file"))
-def install_env_file(c, env_file=None):
+def install_env_file(c: Connection, env_file: str | None = None) -> None:
     """Install the local env file on the host as /etc/dtma/dtma.env (root, 0600, atomic)."""
     with one_line_errors():
         s = settings_from(locals())
@@ -91,7 +102,14 @@ def install_env_file(c, env_file=None):
         **help_for("env_file", "context", "verify_url", "verify_timeout"),
     },
 )
-def release_image(c, image=None, env_file=None, context=None, verify_url=None, verify_timeout=None):
+def release_image(
+    c: Connection,
+    image: str | None = None,
+    env_file: str | None = None,
+    context: str | None = None,
+    verify_url: str | None = None,
+    verify_timeout: str | None = None,
+) -> None:
     """Candidate check, swap and verify an image already on the host; roll back on failure."""
     with one_line_errors():
         s = settings_from(locals())
@@ -102,7 +120,12 @@ def release_image(c, image=None, env_file=None, context=None, verify_url=None, v
 
 
 @task(help=help_for("env_file", "verify_url", "verify_timeout"))
-def verify_agent(c, env_file=None, verify_url=None, verify_timeout=None):
+def verify_agent(
+    c: Connection,
+    env_file: str | None = None,
+    verify_url: str | None = None,
+    verify_timeout: str | None = None,
+) -> None:
     """Check the running agent as the backend would: health, /status, auth, stability."""
     with one_line_errors():
         s = settings_from(locals())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from fabric import task
+from fabric import Connection, task
 
 from tasks import settings
 from tasks.cli.common import (
@@ -25,7 +25,7 @@ VERIFY_URL_HELP = "where the agent answers (default http://HOST:30000)"
 
 
 @task(help=help_for("keep"))
-def releases(c, keep=None):
+def releases(c: Connection, keep: str | None = None) -> None:
     """List the agent images kept on the host; mark the running and the previous one."""
     with one_line_errors():
         s = load_settings(c, keep_releases=keep)
@@ -39,7 +39,7 @@ def releases(c, keep=None):
 
 
 @task(help=help_for("keep"))
-def prune(c, keep=None):
+def prune(c: Connection, keep: str | None = None) -> None:
     """Remove agent images beyond the newest KEEP; never the running or previous one."""
     with one_line_errors():
         for ref, removed in operate.prune(remote_of(c), load_settings(c, keep_releases=keep)):
@@ -52,7 +52,7 @@ def prune(c, keep=None):
         "verify_url": VERIFY_URL_HELP,
     }
 )
-def rollback(c, env_file=None, verify_url=None):
+def rollback(c: Connection, env_file: str | None = None, verify_url: str | None = None) -> None:
     """Run the previous release again (the current one becomes the previous), then verify it."""
     with one_line_errors():
         remote = remote_of(c)
@@ -64,7 +64,7 @@ def rollback(c, env_file=None, verify_url=None):
 
 
 @task(help={"verify_url": VERIFY_URL_HELP})
-def status(c, verify_url=None):
+def status(c: Connection, verify_url: str | None = None) -> None:
     """Container, image, version, uptime, Docker health and the public /status summary."""
     with one_line_errors():
         found = operate.status(remote_of(c), settings_from(locals()))
@@ -84,7 +84,7 @@ def status(c, verify_url=None):
 
 
 @task(help={"follow": "keep streaming new lines", "tail": "lines to show (default 100)"})
-def logs(c, follow=False, tail=None):
+def logs(c: Connection, follow: bool = False, tail: str | None = None) -> None:
     """The agent's log (no secrets by the agent's design)."""
     with one_line_errors():
         s = load_settings(c)
@@ -97,7 +97,7 @@ def logs(c, follow=False, tail=None):
 
 
 @task
-def restart(c):
+def restart(c: Connection) -> None:
     """Restart the agent container in place, then check it stays up."""
     with one_line_errors():
         s = load_settings(c)
@@ -113,7 +113,13 @@ def restart(c):
         "full": "plan a full transfer",
     }
 )
-def plan(c, context=None, dockerfile=None, base_image=None, full=False):
+def plan(
+    c: Connection,
+    context: str | None = None,
+    dockerfile: str | None = None,
+    base_image: str | None = None,
+    full: bool = False,
+) -> None:
     """What deploy would do and send (layers, bytes), changing nothing on the host."""
     with one_line_errors():
         s = settings_from(locals())

@@ -6,7 +6,7 @@ import os
 import shlex
 import time
 
-from invoke import Exit, task
+from invoke import Context, Exit, task
 
 from tasks import sandbox
 from tasks.sandbox import SSH_CONFIG, SandboxError
@@ -37,7 +37,9 @@ def port_flag(value: str | None, default: int, flag: str) -> int:
         "http_port": "port on 127.0.0.1 for the agent's 30000 (default 30000)",
     },
 )
-def start_sandbox(c, name="sandbox", ssh_port=None, http_port=None):
+def start_sandbox(
+    c: Context, name: str = "sandbox", ssh_port: str | None = None, http_port: str | None = None
+) -> None:
     """Start a sandbox droplet (sshd + its own Docker engine) and say how to reach it."""
     ssh_port = port_flag(ssh_port, 2222, "--ssh-port")
     http_port = port_flag(http_port, 30000, "--http-port")
@@ -54,7 +56,7 @@ def start_sandbox(c, name="sandbox", ssh_port=None, http_port=None):
 
 
 @task(name="down", help={"name": NAME_HELP})
-def remove_sandbox(c, name="sandbox"):
+def remove_sandbox(c: Context, name: str = "sandbox") -> None:
     """Remove a sandbox droplet: container, engine volume and key; nothing stays behind."""
     try:
         sandbox.down(name)
@@ -64,7 +66,7 @@ def remove_sandbox(c, name="sandbox"):
 
 
 @task(name="status")
-def list_sandboxes(c):
+def list_sandboxes(c: Context) -> None:
     """List the sandbox droplets: name, ports, container state, inner engine."""
     try:
         sandboxes = sandbox.find_all()
@@ -84,7 +86,7 @@ def list_sandboxes(c):
 
 
 @task(name="reboot", help={"name": NAME_HELP})
-def reboot_sandbox(c, name="sandbox"):
+def reboot_sandbox(c: Context, name: str = "sandbox") -> None:
     """Reboot a sandbox droplet (docker restart) and time how long until SSH and Docker answer."""
     started = time.monotonic()
     try:
@@ -97,7 +99,7 @@ def reboot_sandbox(c, name="sandbox"):
 
 
 @task(name="ssh", help={"name": NAME_HELP})
-def ssh_into_sandbox(c, name="sandbox"):
+def ssh_into_sandbox(c: Context, name: str = "sandbox") -> None:
     """Open an interactive SSH session on a sandbox droplet."""
     try:
         box = sandbox.find(name)
