@@ -1,4 +1,7 @@
-"""What every task shares: flag help, settings from flags, one-line errors, the host's Remote."""
+"""What every task shares: flag help, settings from flags, one-line errors, the host's Remote.
+
+Task flags carry no annotations: Invoke reads a flag's kind from its default (None: a value,
+False: a switch), and every value arrives as the string typed; settings.py types them."""
 
 from __future__ import annotations
 

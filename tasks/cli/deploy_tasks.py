@@ -32,15 +32,15 @@ DEPLOY_FLAGS = (
 @task(help=help_for(*DEPLOY_FLAGS))
 def deploy(
     c: Connection,
-    env_file: str | None = None,
-    context: str | None = None,
-    dockerfile: str | None = None,
-    base_image: str | None = None,
-    verify_url: str | None = None,
-    verify_timeout: str | None = None,
-    full: bool = False,
-    force_unlock: bool = False,
-    restart_anyway: bool = False,
+    env_file=None,
+    context=None,
+    dockerfile=None,
+    base_image=None,
+    verify_url=None,
+    verify_timeout=None,
+    full=False,
+    force_unlock=False,
+    restart_anyway=False,
 ) -> None:
     """Build, ship only missing layers, check a candidate, swap, verify; roll back on failure."""
     with one_line_errors():
@@ -57,12 +57,7 @@ def deploy(
 
 
 @task(help=help_for("context", "dockerfile", "base_image"))
-def build_image(
-    c: Connection,
-    context: str | None = None,
-    dockerfile: str | None = None,
-    base_image: str | None = None,
-) -> None:
+def build_image(c: Connection, context=None, dockerfile=None, base_image=None) -> None:
     """Build the agent image dtma:<version> (and dtma:latest) on this machine."""
     with one_line_errors():
         s = settings_from(locals())
@@ -71,13 +66,7 @@ def build_image(
 
 
 @task(help=help_for("context", "dockerfile", "base_image", "full"))
-def ship_image(
-    c: Connection,
-    context: str | None = None,
-    dockerfile: str | None = None,
-    base_image: str | None = None,
-    full: bool = False,
-) -> None:
+def ship_image(c: Connection, context=None, dockerfile=None, base_image=None, full=False) -> None:
     """Build if needed and send the image to the host (only the layers it lacks)."""
     with one_line_errors():
         s = settings_from(locals())
@@ -86,7 +75,7 @@ def ship_image(
 
 
 @task(help=help_for("env_file"))
-def install_env_file(c: Connection, env_file: str | None = None) -> None:
+def install_env_file(c: Connection, env_file=None) -> None:
     """Install the local env file on the host as /etc/dtma/dtma.env (root, 0600, atomic)."""
     with one_line_errors():
         s = settings_from(locals())
@@ -103,12 +92,7 @@ def install_env_file(c: Connection, env_file: str | None = None) -> None:
     },
 )
 def release_image(
-    c: Connection,
-    image: str | None = None,
-    env_file: str | None = None,
-    context: str | None = None,
-    verify_url: str | None = None,
-    verify_timeout: str | None = None,
+    c: Connection, image=None, env_file=None, context=None, verify_url=None, verify_timeout=None
 ) -> None:
     """Candidate check, swap and verify an image already on the host; roll back on failure."""
     with one_line_errors():
@@ -120,12 +104,7 @@ def release_image(
 
 
 @task(help=help_for("env_file", "verify_url", "verify_timeout"))
-def verify_agent(
-    c: Connection,
-    env_file: str | None = None,
-    verify_url: str | None = None,
-    verify_timeout: str | None = None,
-) -> None:
+def verify_agent(c: Connection, env_file=None, verify_url=None, verify_timeout=None) -> None:
     """Check the running agent as the backend would: health, /status, auth, stability."""
     with one_line_errors():
         s = settings_from(locals())

@@ -25,7 +25,7 @@ VERIFY_URL_HELP = "where the agent answers (default http://HOST:30000)"
 
 
 @task(help=help_for("keep"))
-def releases(c: Connection, keep: str | None = None) -> None:
+def releases(c: Connection, keep=None) -> None:
     """List the agent images kept on the host; mark the running and the previous one."""
     with one_line_errors():
         s = load_settings(c, keep_releases=keep)
@@ -39,7 +39,7 @@ def releases(c: Connection, keep: str | None = None) -> None:
 
 
 @task(help=help_for("keep"))
-def prune(c: Connection, keep: str | None = None) -> None:
+def prune(c: Connection, keep=None) -> None:
     """Remove agent images beyond the newest KEEP; never the running or previous one."""
     with one_line_errors():
         for ref, removed in operate.prune(remote_of(c), load_settings(c, keep_releases=keep)):
@@ -52,7 +52,7 @@ def prune(c: Connection, keep: str | None = None) -> None:
         "verify_url": VERIFY_URL_HELP,
     }
 )
-def rollback(c: Connection, env_file: str | None = None, verify_url: str | None = None) -> None:
+def rollback(c: Connection, env_file=None, verify_url=None) -> None:
     """Run the previous release again (the current one becomes the previous), then verify it."""
     with one_line_errors():
         remote = remote_of(c)
@@ -64,7 +64,7 @@ def rollback(c: Connection, env_file: str | None = None, verify_url: str | None 
 
 
 @task(help={"verify_url": VERIFY_URL_HELP})
-def status(c: Connection, verify_url: str | None = None) -> None:
+def status(c: Connection, verify_url=None) -> None:
     """Container, image, version, uptime, Docker health and the public /status summary."""
     with one_line_errors():
         found = operate.status(remote_of(c), settings_from(locals()))
@@ -84,7 +84,7 @@ def status(c: Connection, verify_url: str | None = None) -> None:
 
 
 @task(help={"follow": "keep streaming new lines", "tail": "lines to show (default 100)"})
-def logs(c: Connection, follow: bool = False, tail: str | None = None) -> None:
+def logs(c: Connection, follow=False, tail=None) -> None:
     """The agent's log (no secrets by the agent's design)."""
     with one_line_errors():
         s = load_settings(c)
@@ -113,13 +113,7 @@ def restart(c: Connection) -> None:
         "full": "plan a full transfer",
     }
 )
-def plan(
-    c: Connection,
-    context: str | None = None,
-    dockerfile: str | None = None,
-    base_image: str | None = None,
-    full: bool = False,
-) -> None:
+def plan(c: Connection, context=None, dockerfile=None, base_image=None, full=False) -> None:
     """What deploy would do and send (layers, bytes), changing nothing on the host."""
     with one_line_errors():
         s = settings_from(locals())

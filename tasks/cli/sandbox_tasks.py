@@ -37,9 +37,7 @@ def port_flag(value: str | None, default: int, flag: str) -> int:
         "http_port": "port on 127.0.0.1 for the agent's 30000 (default 30000)",
     },
 )
-def start_sandbox(
-    c: Context, name: str = "sandbox", ssh_port: str | None = None, http_port: str | None = None
-) -> None:
+def start_sandbox(c: Context, name="sandbox", ssh_port=None, http_port=None) -> None:
     """Start a sandbox droplet (sshd + its own Docker engine) and say how to reach it."""
     ssh_port = port_flag(ssh_port, 2222, "--ssh-port")
     http_port = port_flag(http_port, 30000, "--http-port")
@@ -56,7 +54,7 @@ def start_sandbox(
 
 
 @task(name="down", help={"name": NAME_HELP})
-def remove_sandbox(c: Context, name: str = "sandbox") -> None:
+def remove_sandbox(c: Context, name="sandbox") -> None:
     """Remove a sandbox droplet: container, engine volume and key; nothing stays behind."""
     try:
         sandbox.down(name)
@@ -86,7 +84,7 @@ def list_sandboxes(c: Context) -> None:
 
 
 @task(name="reboot", help={"name": NAME_HELP})
-def reboot_sandbox(c: Context, name: str = "sandbox") -> None:
+def reboot_sandbox(c: Context, name="sandbox") -> None:
     """Reboot a sandbox droplet (docker restart) and time how long until SSH and Docker answer."""
     started = time.monotonic()
     try:
@@ -99,7 +97,7 @@ def reboot_sandbox(c: Context, name: str = "sandbox") -> None:
 
 
 @task(name="ssh", help={"name": NAME_HELP})
-def ssh_into_sandbox(c: Context, name: str = "sandbox") -> None:
+def ssh_into_sandbox(c: Context, name="sandbox") -> None:
     """Open an interactive SSH session on a sandbox droplet."""
     try:
         box = sandbox.find(name)
