@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.baseline import STEP_TIMEOUT, StepFailed
 from bench.contexts import PROJECT_DIR
+from tasks.droplet import KNOWN_HOSTS
 from tasks.sandbox import Sandbox
 
 FAB = Path(sys.executable).with_name("fab")
@@ -29,6 +30,7 @@ def fab_argv(sandboxes: Sequence[Sandbox], env_file: Path, context: Path) -> lis
     return [
         str(FAB), "-H", ",".join(hosts), *keys, "deploy",
         "--env-file", str(env_file), "--verify-url", verify, "--context", str(context),
+        "--known-hosts", str(KNOWN_HOSTS),
     ]  # fmt: skip
 
 

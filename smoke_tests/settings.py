@@ -46,6 +46,13 @@ OPTIONS = (
     Option("--user-jwt", "a user JWT the backend accepts on --refresh-url"),
     Option("--ssh", "root@host[:port]: check the container's restart policy over SSH"),
     Option("--ssh-key", "private key for --ssh"),
+    Option("--known-hosts", "known_hosts file for --ssh, before ~/.ssh/known_hosts"),
+    Option(
+        "--accept-new-host-key",
+        "trust --ssh's host key on first use, recording it (a changed key is refused always)",
+        False,
+        True,
+    ),
     Option("--container", "the agent's container name on the host", "dtma"),
     Option("--destructive", "create, stop, start and delete a tool container", False, True),
     Option("--tool-image", "an image the host already has, for --destructive"),
@@ -71,6 +78,8 @@ class SmokeSettings:
     user_jwt: str | None = field(default=None, repr=False)
     ssh: str | None = None
     ssh_key: str | None = None
+    known_hosts: str | None = None
+    accept_new_host_key: bool = False
     container: str = "dtma"
     destructive: bool = False
     tool_image: str | None = None
@@ -198,6 +207,8 @@ def resolve(raw: dict[str, Any], environ: dict[str, str] | None = None) -> Smoke
         user_jwt=values["--user-jwt"] or None,
         ssh=values["--ssh"] or None,
         ssh_key=values["--ssh-key"] or None,
+        known_hosts=values["--known-hosts"] or None,
+        accept_new_host_key=bool(values["--accept-new-host-key"]),
         container=values["--container"],
         destructive=bool(values["--destructive"]),
         tool_image=values["--tool-image"] or None,

@@ -20,9 +20,12 @@ def test_container_restarts_by_itself_with_socket_and_port(settings: SmokeSettin
     from fabric import Connection  # only loaded when asked: the default set stays fast
     from paramiko.ssh_exception import SSHException
 
+    from tasks.host_keys import HostKeyCheck
+
     user, host, port = ssh_target(settings.ssh)
     connect_kwargs = {"key_filename": settings.ssh_key} if settings.ssh_key else {}
     command = shlex.join(inspect_argv(settings.container))
+    host_keys = HostKeyCheck.from_settings(settings.known_hosts, settings.accept_new_host_key)
     try:
         with Connection(
             host,
@@ -31,8 +34,11 @@ def test_container_restarts_by_itself_with_socket_and_port(settings: SmokeSettin
             connect_timeout=settings.timeout,
             connect_kwargs=connect_kwargs,
         ) as conn:
+            host_keys.apply(conn.client)  # before connecting: nothing goes to an unknown key
             result = conn.run(command, hide=True, warn=True, in_stream=False)
     except (OSError, SSHException) as exc:
+        if refused := host_keys.explain(exc, port):
+            broken(f"ssh {settings.ssh}: {refused} — {refused.hint}")
         broken(f"ssh {settings.ssh}: {type(exc).__name__}: {exc} — check --ssh and --ssh-key")
     if result.exited != 0:
         said = clip(result.stderr, 300)

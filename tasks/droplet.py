@@ -15,11 +15,13 @@ import docker
 import fabric
 from docker.models.containers import Container
 
-from tasks import runner
+from tasks import runner, sandbox_host_keys
+from tasks.host_keys import HostKeyCheck
 from tasks.rootfs import RootfsBuildFailed, ensure_rootfs_image
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 STATE_DIR = PROJECT_DIR / ".sandbox"
+KNOWN_HOSTS = STATE_DIR / "known_hosts"
 DROPLET_IMAGE = "dtma-droplet:bookworm"
 DROPLET_INIT = PROJECT_DIR / "sandbox" / "droplet-init"
 DROPLET_PACKAGES = (
@@ -57,16 +59,23 @@ class Sandbox:
         return f"http://127.0.0.1:{self.http_port}"
 
     def connection(self, connect_timeout: int = 10) -> fabric.Connection:
-        """A key-only connection: no SSH agent, no ~/.ssh keys or configs, no host-key prompts."""
+        """A key-only connection (no SSH agent, no ~/.ssh keys or configs) that accepts only
+        the host key recorded for this droplet in .sandbox/known_hosts."""
         return runner.connection(
             "127.0.0.1",
             port=self.ssh_port,
             key_files=[str(self.key_path)],
             connect_timeout=connect_timeout,
+            host_keys=self.host_keys,
         )
 
     def remote(self, connect_timeout: int = 10) -> runner.Remote:
-        return runner.Remote(self.connection(connect_timeout))
+        return runner.Remote(self.connection(connect_timeout), self.host_keys)
+
+    @property
+    def host_keys(self) -> HostKeyCheck:
+        """Only the key recorded for this droplet in .sandbox/known_hosts is accepted."""
+        return sandbox_host_keys.check(KNOWN_HOSTS)
 
     def ssh_argv(self, *command: str) -> list[str]:
         """The OpenSSH command line that logs into this sandbox (and runs `command`, if any)."""
@@ -79,9 +88,9 @@ class Sandbox:
             "-o",
             "IdentitiesOnly=yes",
             "-o",
-            "StrictHostKeyChecking=no",
+            "StrictHostKeyChecking=yes",
             "-o",
-            "UserKnownHostsFile=/dev/null",
+            f"UserKnownHostsFile={KNOWN_HOSTS}",
             "-o",
             "LogLevel=ERROR",
             "root@127.0.0.1",
@@ -226,6 +235,9 @@ def probe(sandbox: Sandbox) -> str:
     # Probing the banner first keeps paramiko from logging tracebacks while sshd boots.
     if not sshd_answers(sandbox.ssh_port):
         raise NotReady("sshd sends no banner yet")
+    container = get_container(docker_client(), sandbox.name)
+    if container is None or not sandbox_host_keys.record(KNOWN_HOSTS, container, sandbox.ssh_port):
+        raise NotReady("the droplet's host key is not there yet")
     remote = sandbox.remote(connect_timeout=5)
     try:
         done = remote.run(ENGINE_VERSION, step="probe", check=False, timeout=10)

@@ -22,6 +22,7 @@ from invoke.exceptions import ThreadException
 
 from tasks.commands.shell import to_shell
 from tasks.errors import DeployError
+from tasks.host_keys import HostKeyCheck
 
 # What a dropped or refused SSH session raises (paramiko, sockets, a closed channel).
 SSH_ERRORS = (OSError, EOFError, paramiko.SSHException)
@@ -57,10 +58,11 @@ def connection(
     port: int = 22,
     key_files: Sequence[str] = (),
     connect_timeout: float = 10,
+    host_keys: HostKeyCheck,
 ) -> fabric.Connection:
     """A key-only connection for the project's own use (sandbox droplets): no SSH agent, no
-    ~/.ssh keys or configs, nothing asked on a terminal."""
-    return fabric.Connection(
+    ~/.ssh keys or configs, nothing asked on a terminal, the host key checked by `host_keys`."""
+    conn = fabric.Connection(
         host,
         user=user,
         port=port,
@@ -72,6 +74,8 @@ def connection(
             "allow_agent": False,
         },
     )
+    host_keys.apply(conn.client)
+    return conn
 
 
 def free_local_port() -> int:
@@ -81,10 +85,18 @@ def free_local_port() -> int:
 
 
 class Remote:
-    """One host, reached over one SSH connection."""
+    """One host, reached over one SSH connection whose host key `host_keys` checks."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, host_keys: HostKeyCheck) -> None:
         self._conn = conn
+        self._host_keys = host_keys
+        host_keys.apply(conn.client)  # before the first command opens the connection
+
+    def _ssh_failed(self, exc: BaseException, step: str) -> DeployError:
+        refused = self._host_keys.explain(exc, self._conn.port)
+        if refused is not None:
+            return DeployError(self.host, step, str(refused), refused.hint)
+        return DeployError(self.host, step, f"SSH failed: {exc}", SSH_HINT)
 
     @property
     def host(self) -> str:
@@ -143,7 +155,7 @@ class Remote:
                 line, hide=hide, warn=True, in_stream=False, pty=pty, timeout=timeout
             )
         except SSH_ERRORS as exc:
-            raise DeployError(self.host, step, f"SSH failed: {exc}", SSH_HINT) from None
+            raise self._ssh_failed(exc, step) from None
         return CommandResult(line, done.exited, done.stdout, done.stderr)
 
     def write_file(self, path: str, data: bytes, *, step: str) -> None:
@@ -153,7 +165,7 @@ class Remote:
             with self._conn.sftp().open(path, "w") as handle:
                 handle.write(data)
         except SSH_ERRORS as exc:
-            raise DeployError(self.host, step, f"SSH failed: {exc}", SSH_HINT) from None
+            raise self._ssh_failed(exc, step) from None
 
     def upload(
         self, data: IO[bytes], path: str, *, size: int, callback: Callable[[int, int], None]

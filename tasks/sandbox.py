@@ -13,7 +13,9 @@ from pathlib import Path
 
 import docker
 
+from tasks import sandbox_host_keys
 from tasks.droplet import (
+    KNOWN_HOSTS,
     LABEL,
     STATE_DIR,
     Sandbox,
@@ -106,6 +108,7 @@ def down(name: str = "sandbox") -> None:
     if container is not None:
         if LABEL not in container.labels:
             raise SandboxError(f"container {name} is not a sandbox; not removing it")
+        sandbox_host_keys.forget(KNOWN_HOSTS, from_labels(container).ssh_port)
         container.remove(force=True, v=True)
     with contextlib.suppress(docker.errors.NotFound):
         client.volumes.get(volume_name(name)).remove(force=True)
@@ -132,8 +135,8 @@ def ssh_config_text(sandboxes: list[Sandbox]) -> str:
         f"    User root\n"
         f"    IdentityFile {s.key_path}\n"
         f"    IdentitiesOnly yes\n"
-        f"    StrictHostKeyChecking no\n"
-        f"    UserKnownHostsFile /dev/null\n"
+        f"    StrictHostKeyChecking yes\n"
+        f"    UserKnownHostsFile {KNOWN_HOSTS}\n"
         f"    LogLevel ERROR\n"
         for s in sandboxes
     ]

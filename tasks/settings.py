@@ -42,6 +42,8 @@ class DeploySettings:
     force_unlock: bool = False
     restart_anyway: bool = False
     reports_dir: str = "reports"
+    known_hosts: str | None = None
+    accept_new_host_key: bool = False
     # Read from the env file, never from config; kept out of repr so it cannot be printed.
     backend_key: str = field(default="", repr=False)
 

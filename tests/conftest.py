@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import docker
 import pytest
 
+from tasks.droplet import KNOWN_HOSTS
 from tests.support import leaks
 from tests.support.images import ensure_tool_image
 
@@ -23,6 +26,8 @@ def _engine() -> docker.DockerClient | None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.stash[_RUN_ID] = leaks.mark_this_run()
+    # Every `fab` the tests start talks to sandbox droplets, whose keys `sandbox.up` records.
+    os.environ.setdefault("DTMA_DEPLOY_KNOWN_HOSTS", str(KNOWN_HOSTS))
     client = _engine()
     session.stash[_ENGINE_BEFORE] = leaks.EngineSnapshot.take(client) if client else None
 

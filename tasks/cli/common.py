@@ -13,6 +13,7 @@ from invoke.exceptions import Exit
 
 from tasks import settings
 from tasks.errors import DeployError
+from tasks.host_keys import HostKeyCheck
 from tasks.runner import Remote
 
 HELP = {
@@ -27,7 +28,12 @@ HELP = {
     "restart_anyway": "release and restart the agent even when the host already runs this image "
     "with this env file (by default such a host is only verified and left running)",
     "keep": "how many releases to keep (default 3)",
+    "known_hosts": "known_hosts file checked first (and where --accept-new-host-key records); "
+    "~/.ssh/known_hosts is always read too",
+    "accept_new_host_key": "trust an unknown host's SSH key on first use and record it "
+    "(a changed key is refused even so)",
 }
+HOST_KEY_FLAGS = ("known_hosts", "accept_new_host_key")
 
 
 def help_for(*names: str) -> dict[str, str]:
@@ -41,6 +47,11 @@ def load_settings(c: Any, **flags: Any) -> settings.DeploySettings:
     return settings.load(c, **given)
 
 
+def host_key_flags(task_locals: dict[str, Any]) -> dict[str, Any]:
+    """The host-key flags among a task's parameters, for tasks that name their settings."""
+    return {name: task_locals[name] for name in HOST_KEY_FLAGS}
+
+
 def settings_from(task_locals: dict[str, Any]) -> settings.DeploySettings:
     """Settings from a task's own parameters, called with `locals()` first thing in the task:
     a task's flags are its parameters, and every flag named like a setting is that setting."""
@@ -49,9 +60,12 @@ def settings_from(task_locals: dict[str, Any]) -> settings.DeploySettings:
     return load_settings(task_locals["c"], **flags)
 
 
-def remote_of(c: Any) -> Remote:
-    """The host Fabric connected this task to (-H)."""
-    return Remote(c)
+def remote_of(c: Any, s: settings.DeploySettings) -> Remote:
+    """The host Fabric connected this task to (-H), its SSH host key checked against
+    --known-hosts, then any UserKnownHostsFile of the ssh_config (-S), then ~/.ssh/known_hosts."""
+    check = HostKeyCheck.from_settings(s.known_hosts, s.accept_new_host_key)
+    from_ssh_config = c.ssh_config.get("userknownhostsfile") if hasattr(c, "ssh_config") else None
+    return Remote(c, check.with_files(from_ssh_config.split() if from_ssh_config else ()))
 
 
 @contextmanager

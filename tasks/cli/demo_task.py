@@ -12,6 +12,7 @@ from invoke import Context, Exit, task
 
 from tasks import sandbox
 from tasks.cli.sandbox_tasks import port_flag
+from tasks.droplet import KNOWN_HOSTS
 
 BIN = Path(sys.executable).parent
 # The sandbox has no backend to talk to: its heartbeat goes to a loopback port where nothing
@@ -56,6 +57,8 @@ def demo(
         "-i",
         str(box.key_path),
         "deploy",
+        "--known-hosts",
+        str(KNOWN_HOSTS),
         "--env-file",
         str(env_file),
         "--verify-url",
@@ -73,6 +76,8 @@ def demo(
         box.host,
         "--ssh-key",
         str(box.key_path),
+        "--known-hosts",
+        str(KNOWN_HOSTS),
     ]
     for step in (deploy, smoke):
         print(f"\n$ {shlex.join(step)}", flush=True)

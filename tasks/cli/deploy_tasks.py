@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fabric import Connection, task
 
-from tasks.cli.common import help_for, one_line_errors, remote_of, settings_from
+from tasks.cli.common import (
+    HOST_KEY_FLAGS,
+    help_for,
+    one_line_errors,
+    remote_of,
+    settings_from,
+)
 from tasks.cli.executor import rollout_of
 from tasks.steps import lock
 from tasks.steps.build import build, source_version
@@ -26,6 +32,7 @@ DEPLOY_FLAGS = (
     "full",
     "force_unlock",
     "restart_anyway",
+    *HOST_KEY_FLAGS,
 )
 
 
@@ -41,11 +48,13 @@ def deploy(
     full=False,
     force_unlock=False,
     restart_anyway=False,
+    known_hosts=None,
+    accept_new_host_key=False,
 ) -> None:
     """Build, ship only missing layers, check a candidate, swap, verify; roll back on failure."""
     with one_line_errors():
         s = settings_from(locals())
-        remote, run = remote_of(c), rollout_of(c)
+        remote, run = remote_of(c, s), rollout_of(c)
         rep = DeployReport(host=remote.host)
         try:
             run_deploy(remote, s, rep, build_cache=run.built)
@@ -65,21 +74,31 @@ def build_image(c: Connection, context=None, dockerfile=None, base_image=None) -
         print(f"built {built.ref} ({built.image_id[7:19]}, {human_bytes(built.size)})")
 
 
-@task(help=help_for("context", "dockerfile", "base_image", "full"))
-def ship_image(c: Connection, context=None, dockerfile=None, base_image=None, full=False) -> None:
+@task(help=help_for("context", "dockerfile", "base_image", "full", *HOST_KEY_FLAGS))
+def ship_image(
+    c: Connection,
+    context=None,
+    dockerfile=None,
+    base_image=None,
+    full=False,
+    known_hosts=None,
+    accept_new_host_key=False,
+) -> None:
     """Build if needed and send the image to the host (only the layers it lacks)."""
     with one_line_errors():
         s = settings_from(locals())
         built = build(s, cache=rollout_of(c).built)
-        print(ship(remote_of(c), built.ref, stage_dir=s.stage_dir, full=s.full).summary())
+        print(ship(remote_of(c, s), built.ref, stage_dir=s.stage_dir, full=s.full).summary())
 
 
-@task(help=help_for("env_file"))
-def install_env_file(c: Connection, env_file=None) -> None:
+@task(help=help_for("env_file", *HOST_KEY_FLAGS))
+def install_env_file(
+    c: Connection, env_file=None, known_hosts=None, accept_new_host_key=False
+) -> None:
     """Install the local env file on the host as /etc/dtma/dtma.env (root, 0600, atomic)."""
     with one_line_errors():
         s = settings_from(locals())
-        remote = remote_of(c)
+        remote = remote_of(c, s)
         loaded = load_env(s, remote.host)
         with lock.held(remote, s.lock_dir, s.lock_ttl):
             print(f"env file installed, sha256 {install_env(remote, s, loaded)}")
@@ -88,25 +107,39 @@ def install_env_file(c: Connection, env_file=None) -> None:
 @task(
     help={
         "image": "image on the host to release (default: dtma:<version of the context>)",
-        **help_for("env_file", "context", "verify_url", "verify_timeout"),
+        **help_for("env_file", "context", "verify_url", "verify_timeout", *HOST_KEY_FLAGS),
     },
 )
 def release_image(
-    c: Connection, image=None, env_file=None, context=None, verify_url=None, verify_timeout=None
+    c: Connection,
+    image=None,
+    env_file=None,
+    context=None,
+    verify_url=None,
+    verify_timeout=None,
+    known_hosts=None,
+    accept_new_host_key=False,
 ) -> None:
     """Candidate check, swap and verify an image already on the host; roll back on failure."""
     with one_line_errors():
         s = settings_from(locals())
-        remote = remote_of(c)
+        remote = remote_of(c, s)
         s = with_backend_key(s, remote.host)
         ref = image or f"{REPOSITORY}:{source_version(s)}"
         print(release_existing_image(remote, s, ref, ref.split(":", 1)[1]))
 
 
-@task(help=help_for("env_file", "verify_url", "verify_timeout"))
-def verify_agent(c: Connection, env_file=None, verify_url=None, verify_timeout=None) -> None:
+@task(help=help_for("env_file", "verify_url", "verify_timeout", *HOST_KEY_FLAGS))
+def verify_agent(
+    c: Connection,
+    env_file=None,
+    verify_url=None,
+    verify_timeout=None,
+    known_hosts=None,
+    accept_new_host_key=False,
+) -> None:
     """Check the running agent as the backend would: health, /status, auth, stability."""
     with one_line_errors():
         s = settings_from(locals())
-        remote = remote_of(c)
+        remote = remote_of(c, s)
         print(verify_running(remote, with_backend_key(s, remote.host)))

@@ -9,7 +9,9 @@ from fabric import Connection, task
 from tasks import settings
 from tasks.cli.common import (
     HELP,
+    HOST_KEY_FLAGS,
     help_for,
+    host_key_flags,
     load_settings,
     one_line_errors,
     remote_of,
@@ -24,12 +26,12 @@ from tasks.units import human_bytes
 VERIFY_URL_HELP = "where the agent answers (default http://HOST:30000)"
 
 
-@task(help=help_for("keep"))
-def releases(c: Connection, keep=None) -> None:
+@task(help=help_for("keep", *HOST_KEY_FLAGS))
+def releases(c: Connection, keep=None, known_hosts=None, accept_new_host_key=False) -> None:
     """List the agent images kept on the host; mark the running and the previous one."""
     with one_line_errors():
-        s = load_settings(c, keep_releases=keep)
-        for kept in operate.kept_releases(remote_of(c), s):
+        s = load_settings(c, keep_releases=keep, **host_key_flags(locals()))
+        for kept in operate.kept_releases(remote_of(c, s), s):
             release = kept.release
             beyond = "  (beyond keep)" if kept.beyond_keep else ""
             print(
@@ -38,11 +40,12 @@ def releases(c: Connection, keep=None) -> None:
             )
 
 
-@task(help=help_for("keep"))
-def prune(c: Connection, keep=None) -> None:
+@task(help=help_for("keep", *HOST_KEY_FLAGS))
+def prune(c: Connection, keep=None, known_hosts=None, accept_new_host_key=False) -> None:
     """Remove agent images beyond the newest KEEP; never the running or previous one."""
     with one_line_errors():
-        for ref, removed in operate.prune(remote_of(c), load_settings(c, keep_releases=keep)):
+        s = load_settings(c, keep_releases=keep, **host_key_flags(locals()))
+        for ref, removed in operate.prune(remote_of(c, s), s):
             print(f"{'removed' if removed else 'kept (in use)'} {ref}")
 
 
@@ -50,24 +53,29 @@ def prune(c: Connection, keep=None) -> None:
     help={
         "env_file": "env file with the backend key, to verify the restored agent (default .env)",
         "verify_url": VERIFY_URL_HELP,
+        **help_for(*HOST_KEY_FLAGS),
     }
 )
-def rollback(c: Connection, env_file=None, verify_url=None) -> None:
+def rollback(
+    c: Connection, env_file=None, verify_url=None, known_hosts=None, accept_new_host_key=False
+) -> None:
     """Run the previous release again (the current one becomes the previous), then verify it."""
     with one_line_errors():
-        remote = remote_of(c)
-        s = with_backend_key(settings_from(locals()), remote.host)
+        s = settings_from(locals())
+        remote = remote_of(c, s)
+        s = with_backend_key(s, remote.host)
         with lock.held(remote, s.lock_dir, s.lock_ttl):
             restored = switch_to_previous(remote, s)
         print(f"rolled back to {restored.image_ref if restored else None}")
         print(f"verify     {verify_restored(remote, s, restored)}")
 
 
-@task(help={"verify_url": VERIFY_URL_HELP})
-def status(c: Connection, verify_url=None) -> None:
+@task(help={"verify_url": VERIFY_URL_HELP, **help_for(*HOST_KEY_FLAGS)})
+def status(c: Connection, verify_url=None, known_hosts=None, accept_new_host_key=False) -> None:
     """Container, image, version, uptime, Docker health and the public /status summary."""
     with one_line_errors():
-        found = operate.status(remote_of(c), settings_from(locals()))
+        s = settings_from(locals())
+        found = operate.status(remote_of(c, s), s)
         state, labels = found.container, found.container.labels
         uptime = f"{time.time() - state.started_timestamp():.0f} s" if state.running else "-"
         print(f"container  {state.name} ({state.status}, restarts {state.restart_count})")
@@ -83,25 +91,33 @@ def status(c: Connection, verify_url=None) -> None:
             print(f"/status    {body.get('status')} version {body.get('version')} up {up} s")
 
 
-@task(help={"follow": "keep streaming new lines", "tail": "lines to show (default 100)"})
-def logs(c: Connection, follow=False, tail=None) -> None:
+@task(
+    help={
+        "follow": "keep streaming new lines",
+        "tail": "lines to show (default 100)",
+        **help_for(*HOST_KEY_FLAGS),
+    }
+)
+def logs(
+    c: Connection, follow=False, tail=None, known_hosts=None, accept_new_host_key=False
+) -> None:
     """The agent's log (no secrets by the agent's design)."""
     with one_line_errors():
-        s = load_settings(c)
+        s = load_settings(c, **host_key_flags(locals()))
         # No int default: Invoke would then parse --tail itself and a typo would be a traceback.
         try:
             lines = 100 if tail is None else int(tail)
         except ValueError:
             raise settings.SettingsError(f"--tail {tail!r} is not a whole number") from None
-        operate.show_logs(remote_of(c), s, lines, follow)
+        operate.show_logs(remote_of(c, s), s, lines, follow)
 
 
-@task
-def restart(c: Connection) -> None:
+@task(help=help_for(*HOST_KEY_FLAGS))
+def restart(c: Connection, known_hosts=None, accept_new_host_key=False) -> None:
     """Restart the agent container in place, then check it stays up."""
     with one_line_errors():
-        s = load_settings(c)
-        operate.restart(remote_of(c), s)
+        s = load_settings(c, **host_key_flags(locals()))
+        operate.restart(remote_of(c, s), s)
         print(f"{s.container} restarted and running")
 
 
@@ -111,13 +127,22 @@ def restart(c: Connection) -> None:
         "dockerfile": "Dockerfile inside the context",
         "base_image": "base image for the build",
         "full": "plan a full transfer",
+        **help_for(*HOST_KEY_FLAGS),
     }
 )
-def plan(c: Connection, context=None, dockerfile=None, base_image=None, full=False) -> None:
+def plan(
+    c: Connection,
+    context=None,
+    dockerfile=None,
+    base_image=None,
+    full=False,
+    known_hosts=None,
+    accept_new_host_key=False,
+) -> None:
     """What deploy would do and send (layers, bytes), changing nothing on the host."""
     with one_line_errors():
         s = settings_from(locals())
-        planned = operate.plan(remote_of(c), s, rollout_of(c).built)
+        planned = operate.plan(remote_of(c, s), s, rollout_of(c).built)
         layers, built = planned.layers, planned.built
         estimate = human_bytes(planned.estimate_bytes)
         print(f"host       {planned.host}")

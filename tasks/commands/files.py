@@ -72,6 +72,34 @@ def take_and_sign_lock(lock_dir: str, owner_json: str) -> Argv:
     return chain(take_lock(lock_dir), group(either(sign, give_back)))
 
 
+def move_dir(source: str, target: str) -> Argv:
+    """Rename a directory; fails (rather than moving into it) when `target` exists."""
+    return ["mv", "-T", source, target]
+
+
+def owner_is(lock_dir: str, token: str) -> Argv:
+    """Succeeds only when the lock's owner file carries `token`."""
+    return ["grep", "-qF", f'"token": "{token}"', lock_owner_file(lock_dir)]
+
+
+def remove_own_lock(lock_dir: str, token: str) -> Argv:
+    """Remove the lock only when its owner file carries `token` (the take that made it)."""
+    return chain(
+        ["grep", "-qF", f'"token": "{token}"', lock_owner_file(lock_dir)], remove_tree(lock_dir)
+    )
+
+
+def rewrite_own_lock(lock_dir: str, token: str, owner_json: str) -> Argv:
+    """Replace the owner file (renewal) only while it carries `token`; written then renamed."""
+    owner_file = lock_owner_file(lock_dir)
+    fresh = f"{owner_file}.renew"
+    return chain(
+        owner_is(lock_dir, token),
+        write_to(["printf", "%s\\n", owner_json], fresh),
+        ["mv", "-f", fresh, owner_file],
+    )
+
+
 def clean_stage(stage_dir: str) -> Argv:
     """Leftovers of earlier runs (cut transfers, killed deploys); the deploy lock keeps
     a concurrent run from staging here at the same time."""
@@ -88,10 +116,25 @@ def clean_stage(stage_dir: str) -> Argv:
     ]
 
 
+PRIVATE_DIR_CHECK = (
+    '[ -d "$1" ] && [ ! -L "$1" ] && [ "$(stat -c %u:%g:%a "$1")" = 0:0:700 ] || '
+    '{ echo "$1 is not a directory only root can use (uid:gid:mode'
+    ' $(stat -c %u:%g:%a "$1" 2>/dev/null)): remove it, or choose another stage_dir" >&2; exit 1; }'
+)
+
+
+def verify_private_dir(path: str) -> Argv:
+    """Succeeds only for a real directory (not a link) owned by root:root with mode 0700: an
+    archive staged anywhere else could be swapped between its checksum and `docker load`."""
+    return ["sh", "-c", PRIVATE_DIR_CHECK, "-", path]
+
+
 def prepare_stage(stage_dir: str) -> Argv:
-    """Create the stage dir, clear earlier runs' leftovers, then say how much room is free."""
+    """Create the stage dir (root, 0700) or refuse one others can write, clear earlier runs'
+    leftovers, then say how much room is free."""
     return chain(
         ["mkdir", "-p", "-m", "700", stage_dir],
+        verify_private_dir(stage_dir),
         clean_stage(stage_dir),
         ["df", "-PB1", stage_dir],
     )

@@ -1,19 +1,31 @@
-"""A deploy lock on the host: an atomic `mkdir` plus an owner file naming who holds it."""
+"""A deploy lock on the host: an atomic `mkdir` plus an owner file in this tool's own format.
+
+Safe by construction: only a directory whose owner file this tool wrote is ever removed; a
+stale lock is broken by an atomic rename to a unique name and removed only if the owner found
+there is the one judged stale (of two forced takers exactly one wins); a lock is released only
+by its owner; and a held lock is renewed while the deploy runs, so a long upload never lets it
+look stale.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
 import socket
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 from tasks.commands import files
 from tasks.errors import DeployError
 from tasks.runner import Remote
+
+TOOL = "dtma-deploy"  # what an owner file of ours says it was written by
 
 
 @dataclass(frozen=True)
@@ -22,29 +34,41 @@ class LockOwner:
     machine: str
     pid: int
     acquired_at: float
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names this one take
+    renewed_at: float | None = None
 
     @classmethod
     def here(cls, now: float | None = None) -> LockOwner:
         return cls(getpass.getuser(), socket.gethostname(), os.getpid(), now or time.time())
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps({"tool": TOOL, **asdict(self)}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> LockOwner | None:
+        """The owner, or None for anything this tool did not write."""
         try:
             data = json.loads(text)
+            if data.get("tool") != TOOL:
+                return None
+            renewed = data.get("renewed_at")
             return cls(
                 str(data["user"]),
                 str(data["machine"]),
                 int(data["pid"]),
                 float(data["acquired_at"]),
+                str(data["token"]),
+                None if renewed is None else float(renewed),
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
+    def renewed(self, now: float) -> LockOwner:
+        return replace(self, renewed_at=now)
+
     def age(self, now: float) -> float:
-        return max(0.0, now - self.acquired_at)
+        """Seconds since the holder last showed it was alive."""
+        return max(0.0, now - (self.renewed_at or self.acquired_at))
 
     def describe(self, now: float) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.acquired_at))
@@ -53,9 +77,8 @@ class LockOwner:
         )
 
 
-def is_stale(owner: LockOwner | None, now: float, ttl: float) -> bool:
-    """Unknown owners count as stale: a lock without an owner file is a crashed take."""
-    return owner is None or owner.age(now) > ttl
+def is_stale(owner: LockOwner, now: float, ttl: float) -> bool:
+    return owner.age(now) > ttl
 
 
 def read_owner(remote: Remote, lock_dir: str) -> LockOwner | None:
@@ -64,12 +87,35 @@ def read_owner(remote: Remote, lock_dir: str) -> LockOwner | None:
     return LockOwner.from_json(result.stdout) if result.ok else None
 
 
+def not_ours(remote: Remote, lock_dir: str) -> DeployError:
+    return DeployError(
+        remote.host,
+        "lock",
+        f"{lock_dir} exists but holds no lock of this tool's (no owner file it wrote)",
+        f"look at what it is; remove it by hand only if it is a leftover (rm -r {lock_dir})",
+    )
+
+
+def break_stale(remote: Remote, lock_dir: str, judged: LockOwner) -> None:
+    """Rename the lock aside, then remove it only if it still holds the owner judged stale;
+    anything else found there (a fresh take by another breaker) is put back untouched."""
+    aside = f"{lock_dir}.broken-{uuid.uuid4().hex[:12]}"
+    if not remote.run(files.move_dir(lock_dir, aside), step="lock", check=False).ok:
+        return  # someone else moved it first: the take below decides
+    found = read_owner(remote, aside)
+    if found is not None and found.token == judged.token:
+        remote.run(files.remove_tree(aside), step="lock")
+    else:
+        remote.run(files.move_dir(aside, lock_dir), step="lock", check=False)
+
+
 def acquire(remote: Remote, lock_dir: str, ttl: float, force: bool = False) -> LockOwner:
     """Take the lock or raise DeployError naming its holder; break a stale one only if forced."""
     owner = LockOwner.here()
-    take = files.take_and_sign_lock(lock_dir, owner.to_json())
     for attempt in range(2):
-        taken = remote.run(take, step="lock", check=False)
+        taken = remote.run(
+            files.take_and_sign_lock(lock_dir, owner.to_json()), step="lock", check=False
+        )
         if taken.ok:
             return owner
         if taken.exit_code == files.UNSIGNED_LOCK:
@@ -80,28 +126,59 @@ def acquire(remote: Remote, lock_dir: str, ttl: float, force: bool = False) -> L
                 "check the host's disk",
             )
         holder = read_owner(remote, lock_dir)
+        if holder is None:
+            raise not_ours(remote, lock_dir)
         now = time.time()
-        held_by = holder.describe(now) if holder else "an unknown owner (no owner file)"
         if attempt == 0 and force and is_stale(holder, now, ttl):
-            remote.run(files.remove_tree(lock_dir), step="lock")
+            break_stale(remote, lock_dir, holder)
             continue
         if is_stale(holder, now, ttl):
             hint = f"if no deploy is running, rerun with --force-unlock (lock {lock_dir})"
         else:
-            hint = f"wait for it to end; a lock older than {ttl:.0f} s yields to --force-unlock"
-        raise DeployError(remote.host, "lock", f"another deploy holds the lock: {held_by}", hint)
+            hint = f"wait for it to end; a lock unrenewed for {ttl:.0f} s yields to --force-unlock"
+        raise DeployError(
+            remote.host, "lock", f"another deploy holds the lock: {holder.describe(now)}", hint
+        )
     raise AssertionError("unreachable")
 
 
-def unlock(remote: Remote, lock_dir: str) -> None:
-    remote.run(files.remove_tree(lock_dir), step="lock", check=False)
+def unlock(remote: Remote, lock_dir: str, owner: LockOwner) -> None:
+    """Remove the lock only if it is still `owner`'s (a broken and retaken lock is not)."""
+    remote.run(files.remove_own_lock(lock_dir, owner.token), step="lock", check=False)
+
+
+def renew(remote: Remote, lock_dir: str, owner: LockOwner) -> None:
+    """Show the holder is alive: rewrite the owner file with the time, if it is still ours."""
+    update = files.rewrite_own_lock(lock_dir, owner.token, owner.renewed(time.time()).to_json())
+    remote.run(update, step="lock", check=False)
+
+
+@contextmanager
+def renewing(remote: Remote, lock_dir: str, owner: LockOwner, every: float) -> Iterator[None]:
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            # SSH trouble here is met and reported by the step in progress.
+            with contextlib.suppress(DeployError):
+                renew(remote, lock_dir, owner)
+
+    thread = threading.Thread(target=loop, name="lock-renewal", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 @contextmanager
 def held(remote: Remote, lock_dir: str, ttl: float, force: bool = False) -> Iterator[LockOwner]:
-    """Hold the lock for the block; released on every exit, Ctrl-C included."""
+    """Hold the lock for the block, renewed every third of its TTL; released on every exit,
+    Ctrl-C included."""
     owner = acquire(remote, lock_dir, ttl, force)
     try:
-        yield owner
+        with renewing(remote, lock_dir, owner, every=max(1.0, ttl / 3)):
+            yield owner
     finally:
-        unlock(remote, lock_dir)
+        unlock(remote, lock_dir, owner)

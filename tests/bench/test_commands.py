@@ -7,6 +7,7 @@ from bench.baseline import GZIP_ARGV, build_argv, install_env_command, release_c
 from bench.contexts import MARKER, with_marker
 from bench.host import Counters, count_ssh_argv, parse_counters, probe_argv
 from bench.ours import fab_argv
+from tasks.droplet import KNOWN_HOSTS
 from tasks.sandbox import Sandbox
 
 A = Sandbox("dtma-bench-x-a", 42300, 42301, Path("/keys/a"))
@@ -41,6 +42,7 @@ def test_fab_deploys_one_host_with_its_key_and_url():
     assert argv[1:] == [
         "-H", "root@127.0.0.1:42300", "-i", "/keys/a", "deploy", "--env-file", "/tmp/e.env",
         "--verify-url", "http://127.0.0.1:42301", "--context", "/tmp/ctx",
+        "--known-hosts", str(KNOWN_HOSTS),
     ]  # fmt: skip
 
 

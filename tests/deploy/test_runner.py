@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import paramiko
@@ -9,7 +10,10 @@ import pytest
 
 from tasks.commands.shell import chain, or_true, silenced
 from tasks.errors import DeployError
+from tasks.host_keys import HostKeyCheck
 from tasks.runner import CommandResult, Remote
+
+HOST_KEYS = HostKeyCheck((Path("/nonexistent/known_hosts"),))
 
 
 class RecordingConnection:
@@ -18,6 +22,7 @@ class RecordingConnection:
     user, host, port, is_connected = "root", "droplet", 2222, True
 
     def __init__(self, exited: int = 0, stdout: str = "", stderr: str = "", raises=None):
+        self.client = paramiko.SSHClient()
         self.lines: list[str] = []
         self.kwargs: list[dict] = []
         self.answer = SimpleNamespace(exited=exited, stdout=stdout, stderr=stderr)
@@ -33,7 +38,7 @@ class RecordingConnection:
 
 def test_argv_is_quoted_once_and_operators_stay_bare():
     conn = RecordingConnection(stdout="ok\n")
-    done = Remote(conn).run(
+    done = Remote(conn, HOST_KEYS).run(
         chain(["docker", "rename", "a b", "c"], or_true(silenced(["docker", "rm", "x;y"]))),
         step="release",
     )
@@ -52,14 +57,18 @@ def test_argv_is_quoted_once_and_operators_stay_bare():
 def test_a_failed_command_is_one_error_naming_host_step_cause_and_hint():
     conn = RecordingConnection(exited=1, stderr="pulling\nError: no space left on device\n")
     with pytest.raises(DeployError) as failure:
-        Remote(conn).run(["docker", "load", "-i", "/x"], step="load", hint="free disk space")
+        Remote(conn, HOST_KEYS).run(
+            ["docker", "load", "-i", "/x"], step="load", hint="free disk space"
+        )
     assert str(failure.value) == (
         "root@droplet:2222: load failed: Error: no space left on device -> free disk space"
     )
 
 
 def test_unchecked_commands_return_their_exit_code():
-    done = Remote(RecordingConnection(exited=127)).run(["docker"], step="docker", check=False)
+    done = Remote(RecordingConnection(exited=127), HOST_KEYS).run(
+        ["docker"], step="docker", check=False
+    )
     assert (done.ok, done.exit_code, done.last_line()) == (False, 127, "exit 127")
 
 
@@ -68,13 +77,13 @@ def test_unchecked_commands_return_their_exit_code():
 )
 def test_ssh_trouble_is_a_deploy_error_too(error):
     with pytest.raises(DeployError) as failure:
-        Remote(RecordingConnection(raises=error)).run(["true"], step="preflight")
+        Remote(RecordingConnection(raises=error), HOST_KEYS).run(["true"], step="preflight")
     assert failure.value.step == "preflight" and failure.value.cause.startswith("SSH failed")
     assert "key" in failure.value.hint
 
 
 def test_every_name_a_host_may_have_been_given_as():
-    remote = Remote(RecordingConnection())
+    remote = Remote(RecordingConnection(), HOST_KEYS)
     assert remote.host == "root@droplet:2222"
     assert remote.keys == ("root@droplet:2222", "droplet:2222", "root@droplet", "droplet")
 
@@ -83,3 +92,19 @@ def test_last_line():
     failed = CommandResult("docker load", 1, "", "a\nError: layer does not exist\n\n")
     assert failed.last_line() == "Error: layer does not exist"
     assert CommandResult("docker load", 1, "", "").last_line() == "exit 1"
+
+
+def test_a_changed_host_key_is_one_error_that_says_what_to_do():
+    server, recorded = paramiko.ECDSAKey.generate(), paramiko.ECDSAKey.generate()
+    changed = paramiko.BadHostKeyException("droplet", server, recorded)
+    with pytest.raises(DeployError) as failure:
+        Remote(RecordingConnection(raises=changed), HOST_KEYS).run(["true"], step="preflight")
+    assert failure.value.cause.startswith("the SSH host key of [droplet]:2222 CHANGED")
+    assert "ssh-keygen -R '[droplet]:2222' -f /nonexistent/known_hosts" in failure.value.hint
+
+
+def test_the_connection_checks_host_keys_before_it_opens():
+    conn = RecordingConnection()
+    Remote(conn, HOST_KEYS)
+    policy = conn.client._policy
+    assert type(policy).__name__ == "KnownHostsPolicy" and policy.accept_new is False

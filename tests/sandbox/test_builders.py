@@ -41,13 +41,16 @@ def test_sandbox_addresses():
     assert BOX.connection().connect_kwargs["key_filename"] == [str(BOX.key_path)]
 
 
-def test_ssh_config_entry_is_key_only_and_skips_host_key_checks():
+def test_ssh_config_entry_is_key_only_and_checks_the_recorded_host_key():
     text = sandbox.ssh_config_text([BOX])
     assert "Host box\n" in text
     for line in ("HostName 127.0.0.1", "Port 2222", "User root",
-                 f"IdentityFile {BOX.key_path}", "StrictHostKeyChecking no",
-                 "UserKnownHostsFile /dev/null"):  # fmt: skip
+                 f"IdentityFile {BOX.key_path}", "StrictHostKeyChecking yes",
+                 f"UserKnownHostsFile {droplet.KNOWN_HOSTS}"):  # fmt: skip
         assert f"    {line}\n" in text
+    argv = BOX.ssh_argv()
+    assert "StrictHostKeyChecking=yes" in argv
+    assert f"UserKnownHostsFile={droplet.KNOWN_HOSTS}" in argv
 
 
 def test_debootstrap_and_import_lines():

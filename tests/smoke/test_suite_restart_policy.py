@@ -11,6 +11,7 @@ import docker
 import pytest
 
 from tasks import sandbox
+from tasks.droplet import KNOWN_HOSTS
 from tests.smoke.conftest import KEY, SmokeRun, free_port
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +41,9 @@ def droplet(docker_client: docker.DockerClient, tool_image: str) -> Iterator[san
         sandbox.down(name)
 
 
-def inspect_over_ssh(run_smoke: RunSmoke, droplet: sandbox.Sandbox, *args: str) -> SmokeRun:
+def inspect_over_ssh(
+    run_smoke: RunSmoke, droplet: sandbox.Sandbox, *args: str, **env: str
+) -> SmokeRun:
     return run_smoke(
         "--host",
         f"127.0.0.1:{droplet.http_port}",
@@ -53,13 +56,18 @@ def inspect_over_ssh(run_smoke: RunSmoke, droplet: sandbox.Sandbox, *args: str) 
         "-k",
         "restart",
         *args,
+        **env,
     )
+
+
+def with_known_hosts(*args: str) -> tuple[str, ...]:
+    return ("--known-hosts", str(KNOWN_HOSTS), *args)
 
 
 def test_a_container_run_like_the_agent_keeps_the_promise(
     run_smoke: RunSmoke, droplet: sandbox.Sandbox
 ) -> None:
-    run = inspect_over_ssh(run_smoke, droplet)
+    run = inspect_over_ssh(run_smoke, droplet, *with_known_hosts())
     assert run.returncode == 0, run.output
     assert run.line_of("restart-policy").split()[0] == "kept", run.output
 
@@ -67,7 +75,7 @@ def test_a_container_run_like_the_agent_keeps_the_promise(
 def test_a_container_without_policy_socket_or_port_breaks_it(
     run_smoke: RunSmoke, droplet: sandbox.Sandbox
 ) -> None:
-    run = inspect_over_ssh(run_smoke, droplet, "--container", "bare")
+    run = inspect_over_ssh(run_smoke, droplet, *with_known_hosts("--container", "bare"))
     assert run.returncode == 1, run.output
     for cause in (
         "restart policy is 'no'",
@@ -80,6 +88,31 @@ def test_a_container_without_policy_socket_or_port_breaks_it(
 def test_a_missing_container_says_to_check_its_name(
     run_smoke: RunSmoke, droplet: sandbox.Sandbox
 ) -> None:
-    run = inspect_over_ssh(run_smoke, droplet, "--container", "no-such-agent")
+    run = inspect_over_ssh(run_smoke, droplet, *with_known_hosts("--container", "no-such-agent"))
     assert run.returncode == 1, run.output
     assert "is the agent's container named 'no-such-agent'? (--container)" in run.output
+
+
+def test_an_unknown_host_key_is_refused_before_anything_is_sent(
+    run_smoke: RunSmoke, droplet: sandbox.Sandbox, tmp_path
+) -> None:
+    empty = tmp_path / "known_hosts"
+    run = inspect_over_ssh(run_smoke, droplet, "--known-hosts", str(empty), HOME=str(tmp_path))
+    assert run.returncode == 1, run.output
+    assert f"unknown SSH host key for [127.0.0.1]:{droplet.ssh_port}" in run.output
+    assert "--accept-new-host-key" in run.output
+    assert not empty.exists()
+
+
+def test_accept_new_host_key_records_it_and_then_checks_it(
+    run_smoke: RunSmoke, droplet: sandbox.Sandbox, tmp_path
+) -> None:
+    known = tmp_path / "known_hosts"
+    args = ("--known-hosts", str(known))
+    run = inspect_over_ssh(run_smoke, droplet, *args, "--accept-new-host-key", HOME=str(tmp_path))
+    assert run.returncode == 0, run.output
+    recorded = known.read_text()
+    assert recorded.startswith(f"[127.0.0.1]:{droplet.ssh_port} ssh-ed25519 ")
+    assert recorded in KNOWN_HOSTS.read_text()  # the key the droplet's own files hold
+    run = inspect_over_ssh(run_smoke, droplet, *args, HOME=str(tmp_path))
+    assert run.returncode == 0, run.output

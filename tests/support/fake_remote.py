@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import IO
 
+import paramiko
+
 from tasks.commands.shell import Op, to_shell
+from tasks.host_keys import HostKeyCheck
 from tasks.runner import CommandResult, Remote
 
 OK = CommandResult("", 0, "", "")
@@ -54,7 +58,10 @@ class Upload:
 
 class FakeRemote(Remote):
     def __init__(self, user: str = "root", host: str = "droplet", port: int = 22) -> None:
-        super().__init__(SimpleNamespace(user=user, host=host, port=port, is_connected=True))
+        conn = SimpleNamespace(
+            user=user, host=host, port=port, is_connected=True, client=paramiko.SSHClient()
+        )
+        super().__init__(conn, HostKeyCheck((Path("/nonexistent/known_hosts"),)))
         self.sent: list[list[str]] = []
         self.rules: list[Rule] = []
         self.files: dict[str, bytes] = {}

@@ -54,11 +54,40 @@ def test_audit_line_survives_the_shell_intact():
 
 
 def test_commands_quote_paths_once():
+    check = shlex.quote(files.PRIVATE_DIR_CHECK)
     assert to_shell(files.prepare_stage("/var/tmp/my dir")) == (
-        "mkdir -p -m 700 '/var/tmp/my dir' && find '/var/tmp/my dir' -maxdepth 1 -type f "
+        f"mkdir -p -m 700 '/var/tmp/my dir' && sh -c {check} - '/var/tmp/my dir' && "
+        "find '/var/tmp/my dir' -maxdepth 1 -type f "
         "-name 'ship-*' -delete && df -PB1 '/var/tmp/my dir'"
     )
     assert files.clean_stage("/s")[-3:] == ["-name", "ship-*", "-delete"]
     tags = [docker.tag("sha256:1", ref) for ref in ["a:1", "b:2"]]
     assert to_shell(chain(*tags)) == ("docker tag sha256:1 a:1 && docker tag sha256:1 b:2")
     assert scripts.host_layers()[-1].endswith("--format '{{json .RootFS.Layers}}' $ids")
+
+
+def test_the_stage_dir_must_be_a_real_root_only_directory(tmp_path):
+    private = tmp_path / "stage"
+    assert run(files.prepare_stage(str(private))).returncode == 0  # made fresh: root, 0700
+    private.chmod(0o755)
+    refused = run(files.prepare_stage(str(private)))
+    assert refused.returncode != 0 and "not a directory only root can use" in refused.stderr
+    assert "0:0:755" in refused.stderr
+    link = tmp_path / "link"
+    link.symlink_to(private)
+    private.chmod(0o700)
+    assert run(files.prepare_stage(str(link))).returncode != 0  # a link: refused too
+
+
+def test_only_the_lock_owner_token_removes_or_rewrites_it(tmp_path):
+    lock = tmp_path / "lock"
+    owner = json.dumps({"tool": "dtma-deploy", "token": "abc"})
+    assert run(files.take_and_sign_lock(str(lock), owner)).returncode == 0
+    assert run(files.rewrite_own_lock(str(lock), "xyz", "{}")).returncode != 0
+    assert run(files.remove_own_lock(str(lock), "xyz")).returncode != 0
+    assert (lock / "owner").read_text() == owner + "\n"
+    renewed = json.dumps({"tool": "dtma-deploy", "token": "abc", "renewed_at": 1.0})
+    assert run(files.rewrite_own_lock(str(lock), "abc", renewed)).returncode == 0
+    assert (lock / "owner").read_text() == renewed + "\n"
+    assert run(files.remove_own_lock(str(lock), "abc")).returncode == 0
+    assert not lock.exists()

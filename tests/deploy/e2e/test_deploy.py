@@ -54,23 +54,23 @@ def env_file(tmp_path_factory):
     return path
 
 
-def make_box(name: str):
-    box = sandbox.up(name, free_port(), free_port(), quiet=True)
-    return box
+def sandbox_named(prefix: str):
+    """A sandbox for the module, removed afterwards even when starting it failed half-way."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    try:
+        yield sandbox.up(name, free_port(), free_port(), quiet=True)
+    finally:
+        sandbox.down(name)
 
 
 @pytest.fixture(scope="module")
 def box_a():
-    box = make_box(f"dtma-deptest-a-{uuid.uuid4().hex[:6]}")
-    yield box
-    sandbox.down(box.name)
+    yield from sandbox_named("dtma-deptest-a")
 
 
 @pytest.fixture(scope="module")
 def box_b():
-    box = make_box(f"dtma-deptest-b-{uuid.uuid4().hex[:6]}")
-    yield box
-    sandbox.down(box.name)
+    yield from sandbox_named("dtma-deptest-b")
 
 
 def no_secrets(result: subprocess.CompletedProcess[str]) -> None:

@@ -10,7 +10,8 @@ import uuid
 import docker
 import pytest
 
-from tasks import sandbox
+from tasks import sandbox, sandbox_host_keys
+from tasks.droplet import KNOWN_HOSTS
 from tasks.errors import DeployError
 from tasks.runner import Remote
 from tasks.steps.ship import STAGE_DIR, ShipResult, ship
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.e2e
 DROPLET = "dtma-shiptest-e2e"
 APP = "dtma-shiptest-app"
 BLOB_BYTES = 4 * 1024 * 1024  # incompressible, so the full archive is at least this big
+HOST_KEYS = sandbox_host_keys.check(KNOWN_HOSTS)
 
 
 def build(client: docker.DockerClient, tag: str, dockerfile: str, app_text: str) -> str:
@@ -84,7 +86,9 @@ def app(docker_client, tool_image):
 def first_ship(droplet, app, docker_client) -> ShipResult:
     connection = droplet.connection()
     try:
-        return ship(Remote(connection), app["v1"], progress=False, docker_client=docker_client)
+        return ship(
+            Remote(connection, HOST_KEYS), app["v1"], progress=False, docker_client=docker_client
+        )
     finally:
         connection.close()
 
@@ -102,7 +106,7 @@ def test_first_ship_sends_the_whole_image(first_ship, app, conn):
 
 
 def test_code_only_change_sends_only_the_new_layer(first_ship, app, conn, docker_client):
-    result = ship(Remote(conn), app["v2"], progress=False, docker_client=docker_client)
+    result = ship(Remote(conn, HOST_KEYS), app["v2"], progress=False, docker_client=docker_client)
     assert (result.layers_sent, result.layers_total, result.full) == (1, 4, False)
     assert result.bytes_sent < first_ship.bytes_sent / 100
     assert result.image_id == app["ids"]["v2"]
@@ -113,10 +117,10 @@ def test_code_only_change_sends_only_the_new_layer(first_ship, app, conn, docker
 
 def test_same_image_again_sends_nothing_and_only_tags(first_ship, app, conn, docker_client):
     ship(
-        Remote(conn), app["v2"], progress=False, docker_client=docker_client
+        Remote(conn, HOST_KEYS), app["v2"], progress=False, docker_client=docker_client
     )  # now the host holds v2
     docker_client.images.get(app["v2"]).tag(APP, "current")
-    again = ship(Remote(conn), app["v2"], progress=False, docker_client=docker_client)
+    again = ship(Remote(conn, HOST_KEYS), app["v2"], progress=False, docker_client=docker_client)
     assert again.bytes_sent < 10_000
     assert (again.layers_sent, again.sha256) == (0, "")
     assert (
@@ -125,7 +129,9 @@ def test_same_image_again_sends_nothing_and_only_tags(first_ship, app, conn, doc
 
 
 def test_full_forces_every_layer(first_ship, app, conn, docker_client):
-    result = ship(Remote(conn), app["v1"], full=True, progress=False, docker_client=docker_client)
+    result = ship(
+        Remote(conn, HOST_KEYS), app["v1"], full=True, progress=False, docker_client=docker_client
+    )
     assert result.full and result.layers_sent == result.layers_total == 3
     assert result.bytes_sent > BLOB_BYTES
     assert result.sha256 == first_ship.sha256  # same image, same archive, byte for byte
@@ -134,19 +140,19 @@ def test_full_forces_every_layer(first_ship, app, conn, docker_client):
 def test_stale_staged_files_go_and_other_files_stay(first_ship, app, conn, docker_client):
     sh(conn, f"mkdir -p {STAGE_DIR} && touch -d '1 hour ago' {STAGE_DIR}/ship-old.tar.gz.part")
     sh(conn, f"touch {STAGE_DIR}/notes.txt")
-    ship(Remote(conn), app["v1"], full=True, progress=False, docker_client=docker_client)
+    ship(Remote(conn, HOST_KEYS), app["v1"], full=True, progress=False, docker_client=docker_client)
     assert staged_files(conn) == ["notes.txt"]
     sh(conn, f"rm {STAGE_DIR}/notes.txt")
 
 
 def test_too_small_stage_dir_fails_before_changing_anything(first_ship, app, conn, docker_client):
     small = "/var/tmp/dtma-small"
-    sh(conn, f"mkdir -p {small} && mount -t tmpfs -o size=1m tmpfs {small}")
+    sh(conn, f"mkdir -p {small} && mount -t tmpfs -o size=1m,mode=700 tmpfs {small}")
     try:
         before = host_image_ids(conn)
         with pytest.raises(DeployError) as failure:
             ship(
-                Remote(conn),
+                Remote(conn, HOST_KEYS),
                 app["v1"],
                 full=True,
                 stage_dir=small,
@@ -173,7 +179,7 @@ def test_cut_transfer_is_a_clear_error_and_the_next_ship_recovers(
 
     with pytest.raises(DeployError) as failure:
         ship(
-            Remote(victim),
+            Remote(victim, HOST_KEYS),
             app["v1"],
             full=True,
             progress=False,
@@ -189,7 +195,11 @@ def test_cut_transfer_is_a_clear_error_and_the_next_ship_recovers(
         [leftover] = staged_files(fresh)
         assert leftover.startswith("ship-") and leftover.endswith(".part")
         result = ship(
-            Remote(fresh), app["v1"], full=True, progress=False, docker_client=docker_client
+            Remote(fresh, HOST_KEYS),
+            app["v1"],
+            full=True,
+            progress=False,
+            docker_client=docker_client,
         )
         assert result.image_id == app["ids"]["v1"]
         assert staged_files(fresh) == []
@@ -200,7 +210,7 @@ def test_cut_transfer_is_a_clear_error_and_the_next_ship_recovers(
 def test_partial_archive_refused_falls_back_to_the_full_image(
     first_ship, app, conn, droplet, docker_client
 ):
-    ship(Remote(conn), app["v1"], progress=False, docker_client=docker_client)
+    ship(Remote(conn, HOST_KEYS), app["v1"], progress=False, docker_client=docker_client)
     with contextlib.suppress(Exception):
         sh(conn, f"docker image rm -f {app['ids']['v2']}")
     other = droplet.connection()
@@ -212,7 +222,7 @@ def test_partial_archive_refused_falls_back_to_the_full_image(
 
     try:
         result = ship(
-            Remote(conn),
+            Remote(conn, HOST_KEYS),
             app["v2"],
             progress=False,
             docker_client=docker_client,
@@ -233,7 +243,7 @@ def test_unreachable_host_is_one_clear_line(app, docker_client):
 
     nobody = Connection(f"root@127.0.0.1:{free_port()}", connect_timeout=3)
     with pytest.raises(DeployError) as failure:
-        ship(Remote(nobody), app["v1"], progress=False, docker_client=docker_client)
+        ship(Remote(nobody, HOST_KEYS), app["v1"], progress=False, docker_client=docker_client)
     assert failure.value.step == "docker" and "SSH failed" in str(failure.value)
     assert "\n" not in str(failure.value)
 
@@ -243,6 +253,6 @@ def test_host_without_docker_is_named(first_ship, app, conn, docker_client):
     sh(conn, f"mv {path} {path}.away")
     try:
         with pytest.raises(DeployError, match="docker is not installed"):
-            ship(Remote(conn), app["v1"], progress=False, docker_client=docker_client)
+            ship(Remote(conn, HOST_KEYS), app["v1"], progress=False, docker_client=docker_client)
     finally:
         sh(conn, f"mv {path}.away {path}")

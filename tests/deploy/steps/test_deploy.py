@@ -134,7 +134,7 @@ def test_fresh_host_gets_every_step_in_order(context):
         "docker rm",  # the candidate goes, the new agent is created
         "docker start",
         "settle",  # verify
-        "rm -rf",  # the lock
+        "grep -qF",  # the lock, released only if its owner file still names this take
         "printf %s\\n",  # the audit line
     ]
 
@@ -201,6 +201,6 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "docker rm",  # remove the failed one, previous back under its name, started
         "docker container",
         "settle",  # the restored agent is stable
-        "rm -rf",
+        "grep -qF",
         "printf %s\\n",
     ]
