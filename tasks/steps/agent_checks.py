@@ -103,6 +103,20 @@ def check_agent(
     )
 
 
+def check_public(url: str, timeout: float, alive: Callable[[], None] | None = None) -> None:
+    """What anyone can reach on the public port, no credentials: /health, the /status summary."""
+    wait_for_health(url, timeout, alive=alive)
+    response = get_status(url, None)
+    if response.status_code != 200:
+        raise VerifyFailed(f"{url}/status without credentials answered {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise VerifyFailed(f"{url}/status answered something that is not JSON") from None
+    if not isinstance(body, dict) or "status" not in body:
+        raise VerifyFailed(f"{url}/status without credentials has no status field")
+
+
 def public_status(url: str) -> dict[str, Any]:
     """The unauthenticated /status summary (what `fab status` shows)."""
     return requests.get(f"{url}/status", timeout=5).json()

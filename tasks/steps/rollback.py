@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 from tasks.commands import docker
-from tasks.commands.shell import chain
+from tasks.commands.shell import Argv, chain
 from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import ContainerState, read_container
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
-from tasks.steps.agent_checks import check_agent
 from tasks.steps.candidate import last_logs
-from tasks.steps.verify import check_stable, verify_release
+from tasks.steps.verify import check_agent_as_deployed, check_stable, verify_release
+
+
+def recreated(s: DeploySettings, previous: ContainerState, name: str) -> Argv:
+    """A container `name` for the previous release: its image and labels, but today's env
+    file, so a rollback after a key rotation does not bring the rotated key back."""
+    return docker.create(
+        name,
+        previous.image_ref or previous.image_id,
+        env_file=s.remote_env_file,
+        publish=f"{s.port}:{s.port}",
+        labels=previous.labels,
+    )
 
 
 def restore_previous(remote: Remote, s: DeploySettings) -> bool:
-    """Remove the failed new agent and bring the previous one back; False when there is none
-    (a first deploy: the failed agent is stopped and left for inspection)."""
-    if read_container(remote, s.previous, step="rollback") is None:
+    """Remove the failed new agent and run the previous release again (with today's env file);
+    False when there is none (a first deploy: the failed agent is stopped and left for
+    inspection)."""
+    previous = read_container(remote, s.previous, step="rollback")
+    if previous is None:
         remote.run(docker.stop(s.container), step="rollback", check=False)
         return False
-    back = [docker.rename(s.previous, s.container), docker.start(s.container)]
-    remote.run(chain(docker.remove_if_present(s.container), *back), step="rollback")
+    back = [
+        docker.remove_if_present(s.container),
+        recreated(s, previous, s.container),
+        docker.remove(s.previous),
+        docker.start(s.container),
+    ]
+    remote.run(chain(*back), step="rollback")
     return True
 
 
@@ -40,12 +58,7 @@ def roll_back_after(
     previous = read_container(remote, s.container, step="rollback")
     try:
         if previous and previous.version:
-            check_agent(
-                s.agent_url(remote.keys, remote.hostname),
-                backend_key=s.backend_key,
-                version=previous.version,
-                timeout=s.verify_timeout,
-            )
+            check_agent_as_deployed(remote, s, previous.version)
         check_stable(remote, s.container, s.settle_seconds)
     except VerifyFailed as exc:
         return DeployError(
@@ -59,20 +72,28 @@ def roll_back_after(
 
 
 def switch_to_previous(remote: Remote, s: DeploySettings) -> ContainerState | None:
-    """The previous release runs again, the current one becomes the previous.
-    Returns the agent container as it now is."""
-    if read_container(remote, s.previous, step="rollback") is None:
+    """The previous release runs again (with today's env file), the current one becomes the
+    previous. Returns the agent container as it now is."""
+    previous = read_container(remote, s.previous, step="rollback")
+    if previous is None:
         cause = f"no {s.previous} container"
         raise DeployError(remote.host, "rollback", cause, "nothing to roll back to")
-    aside = f"{s.container}-rollback"
+    aside, fresh = f"{s.container}-rollback", f"{s.container}-restored"
+    prepare = [
+        docker.remove_if_present(aside),
+        docker.remove_if_present(fresh),
+        recreated(s, previous, fresh),
+    ]
+    remote.run(chain(*prepare), step="rollback", hint="the running agent was not touched")
     steps = [
         docker.rename(s.container, aside),
-        docker.rename(s.previous, s.container),
+        docker.rename(fresh, s.container),
         docker.stop(aside),
         docker.start(s.container),
+        docker.remove(s.previous),
         docker.rename(aside, s.previous),
     ]
-    remote.run(chain(docker.remove_if_present(aside), *steps), step="rollback")
+    remote.run(chain(*steps), step="rollback")
     return read_container(remote, s.container, step="rollback")
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from tasks.commands import docker, scripts
 from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import SettleProbe, parse_settle_probe, read_container
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
-from tasks.steps.agent_checks import check_agent
+from tasks.steps.agent_checks import AgentReport, check_agent, check_public
 
 
 def running(remote: Remote, name: str) -> Callable[[], None]:
@@ -96,6 +97,21 @@ def wait_docker_health(remote: Remote, name: str, timeout: float, poll: float = 
         time.sleep(poll)
 
 
+def check_agent_as_deployed(
+    remote: Remote, s: DeploySettings, version: str, alive: Callable[[], None] | None = None
+) -> AgentReport:
+    """The agent on its public port, from outside and without credentials (/health, the public
+    /status); then every check that presents a token through the SSH connection, to the host's
+    own 127.0.0.1 — the backend key never crosses the network in plain HTTP."""
+    public = s.agent_url(remote.keys, remote.hostname)
+    check_public(public, s.verify_timeout, alive=alive)
+    with remote.tunnel(s.port) as inside:
+        agent = check_agent(
+            inside, backend_key=s.backend_key, version=version, timeout=s.verify_timeout
+        )
+    return replace(agent, url=public)
+
+
 def verify_release(
     remote: Remote, s: DeploySettings, version: str, healthcheck: tuple[str, ...] = ()
 ) -> str:
@@ -104,13 +120,7 @@ def verify_release(
     `healthcheck` is the image's HEALTHCHECK test: run in the container during the stability
     window, so the verdict does not wait for Docker's first scheduled check.
     """
-    agent = check_agent(
-        s.agent_url(remote.keys, remote.hostname),
-        backend_key=s.backend_key,
-        version=version,
-        timeout=s.verify_timeout,
-        alive=running(remote, s.container),
-    )
+    agent = check_agent_as_deployed(remote, s, version, alive=running(remote, s.container))
     health = settle_and_health(
         remote,
         s.container,
@@ -124,12 +134,7 @@ def verify_release(
 def verify_unchanged(remote: Remote, s: DeploySettings, version: str) -> str:
     """The agent was left running: check it from the backend's side (no SSH needed)."""
     try:
-        agent = check_agent(
-            s.agent_url(remote.keys, remote.hostname),
-            backend_key=s.backend_key,
-            version=version,
-            timeout=s.verify_timeout,
-        )
+        agent = check_agent_as_deployed(remote, s, version)
     except VerifyFailed as exc:
         raise DeployError(
             remote.host,

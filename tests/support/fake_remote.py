@@ -66,7 +66,9 @@ class FakeRemote(Remote):
         self.rules: list[Rule] = []
         self.files: dict[str, bytes] = {}
         self.uploads: list[Upload] = []
-        self.tunnel_url = "http://127.0.0.1:9"
+        self.tunnel_url = "http://127.0.0.1:9"  # where a tunnel to any other port leads
+        self.tunnels: dict[int, str] = {}  # host port -> where its tunnel leads
+        self.tunneled: list[int] = []  # host ports tunnelled to, in order
         self.on_command: Callable[[list[str]], None] | None = None
 
     def answer(self, *needle: str, with_: Answer | Sequence[Answer]) -> FakeRemote:
@@ -92,7 +94,8 @@ class FakeRemote(Remote):
 
     @contextmanager
     def tunnel(self, remote_port: int) -> Iterator[str]:
-        yield self.tunnel_url
+        self.tunneled.append(remote_port)
+        yield self.tunnels.get(remote_port, self.tunnel_url)
 
     # -- reading what was sent ------------------------------------------------------------
 

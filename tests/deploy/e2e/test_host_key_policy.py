@@ -1,5 +1,6 @@
 """`fab deploy` checks the droplet's SSH host key before anything is sent: an unknown key is
-refused unless trusted on first use, a changed key is refused always. The droplet is read
+refused unless trusted on first use, a changed key is refused always; and no token crosses the
+network in plain HTTP. The droplet is read
 through this machine's Docker engine (`docker exec`), never over SSH, to see what arrived."""
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tasks import sandbox, sandbox_host_keys
 from tasks.droplet import KNOWN_HOSTS, get_container
+from tests.support.capture import eth0_capture
 from tests.support.contexts import ROOT, make_context
 from tests.support.deploy import ENV_TEXT, KEY, TOKEN, fab_argv
 from tests.support.ports import free_port
+from tests.support.readiness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -108,3 +112,23 @@ def test_a_changed_host_key_is_refused_and_nothing_is_sent(box, context, env_fil
     finally:
         container = get_container(sandbox.docker_client(), box.name)
         sandbox_host_keys.record(KNOWN_HOSTS, container, box.ssh_port)  # the droplet's new key
+
+
+def test_no_token_crosses_the_network_in_plain_http_during_a_deploy(
+    box, context, env_file, tmp_path
+):
+    # The first test trusted the key in its own HOME; this deploy uses the sandbox's file.
+    frames = tmp_path / "eth0.bin"
+    rotated = tmp_path / "rotated.env"
+    rotated.write_text(ENV_TEXT.replace(TOKEN, "tok-capture-" + uuid.uuid4().hex))
+    with eth0_capture(box.name, frames):
+        done = deploy(box, context, rotated, tmp_path, "--known-hosts", str(KNOWN_HOSTS))
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        captured = frames.read_bytes()
+        # Positive control: a client that does send the key in plain HTTP is seen doing so.
+        control = f"Bearer control-{uuid.uuid4().hex}"
+        requests.get(f"{box.agent_url}/status", headers={"Authorization": control}, timeout=30)
+        wait_until(lambda: control.encode() in frames.read_bytes() or None, "the control seen")
+    assert b"GET /status" in captured and b"GET /health" in captured  # outside checks, seen
+    assert KEY.encode() not in captured
+    assert TOKEN.encode() not in captured and b"tok-capture-" not in captured

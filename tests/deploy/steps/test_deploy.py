@@ -113,6 +113,8 @@ def test_fresh_host_gets_every_step_in_order(context):
             docker_client=FakeDockerClient(image),
         )
     assert rep.outcome == "deployed" and rep.layers_sent == rep.layers_total == 2
+    # Every check that presents the key goes through SSH: the candidate's port, then the agent's.
+    assert remote.tunneled == [30001, 30000]
     assert kinds(remote) == [
         "survey",
         "mkdir -p",  # the lock, taken and signed
@@ -145,11 +147,13 @@ def test_host_already_running_this_release_is_only_verified(context):
     survey = survey_answer(running=running, target=image.id, env=env_sha(), publish30000="dtma ")
     remote = FakeRemote().answer("sh", "-c", scripts.SURVEY, with_=survey)
     with AgentStub(key=KEY, version="unversioned") as agent:
+        remote.tunnels[30000] = agent.url
         rep = DeployReport(host=remote.host)
         run_deploy(
             remote, deploy_settings(context, agent.url), rep, build_cache=built_for(context, image)
         )
     assert rep.outcome == "already up to date" and rep.bytes_sent == 0
+    assert remote.tunneled == [30000]  # the key is presented only through SSH
     assert kinds(remote) == ["survey", "printf %s\\n"]
 
 
@@ -169,7 +173,7 @@ def test_release_that_fails_verify_is_rolled_back(context):
     new = AgentStub(key=KEY, version="unversioned")
     # What answers on the public port after the switch is still v1: the verify must fail.
     with new as candidate, AgentStub(key=KEY, version="v1") as public:
-        remote.tunnel_url = candidate.url
+        remote.tunnels = {30001: candidate.url, 30000: public.url}
         rep = DeployReport(host=remote.host)
         cache = built_for(context, image)
         with pytest.raises(DeployError) as failure:

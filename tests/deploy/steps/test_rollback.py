@@ -17,9 +17,21 @@ from tests.support.host_answers import (
 )
 
 
+def RECREATED_AS(name: str) -> list[str]:
+    """The previous release's image and labels with TODAY's env file, never its old one."""
+    return docker.create(
+        name,
+        "dtma:v1",
+        env_file="/etc/dtma/dtma.env",
+        publish="30000:30000",
+        labels={"dtma.version": "v1"},
+    )
+
+
 def test_a_failed_verify_brings_the_previous_release_back_and_checks_it():
     with AgentStub(key=KEY, version="v1") as agent:
         remote = FakeRemote()
+        remote.tunnels[30000] = agent.url
         remote.answer("docker", "container", "inspect", "dtma", with_=inspect_answer("dtma"))
         remote.answer("inspect", "dtma-previous", with_=inspect_answer("dtma-previous"))
         remote.answer("sh", "-c", with_=settle_answer("dtma"))
@@ -34,7 +46,8 @@ def test_a_failed_verify_brings_the_previous_release_back_and_checks_it():
         docker.inspect("dtma-previous"),
         chain(
             docker.remove_if_present("dtma"),
-            docker.rename("dtma-previous", "dtma"),
+            RECREATED_AS("dtma"),
+            docker.remove("dtma-previous"),
             docker.start("dtma"),
         ),
         docker.inspect("dtma"),
@@ -55,14 +68,21 @@ def test_fab_rollback_swaps_current_and_previous():
     remote.answer("inspect", "dtma", with_=inspect_answer("dtma", version="v1"))
     restored = switch_to_previous(remote, settings("http://agent"))
     assert restored is not None and restored.version == "v1"
-    assert remote.sent[1] == chain(
-        docker.remove_if_present("dtma-rollback"),
-        docker.rename("dtma", "dtma-rollback"),
-        docker.rename("dtma-previous", "dtma"),
-        docker.stop("dtma-rollback"),
-        docker.start("dtma"),
-        docker.rename("dtma-rollback", "dtma-previous"),
-    )
+    assert remote.sent[1:3] == [
+        chain(
+            docker.remove_if_present("dtma-rollback"),
+            docker.remove_if_present("dtma-restored"),
+            RECREATED_AS("dtma-restored"),
+        ),
+        chain(
+            docker.rename("dtma", "dtma-rollback"),
+            docker.rename("dtma-restored", "dtma"),
+            docker.stop("dtma-rollback"),
+            docker.start("dtma"),
+            docker.remove("dtma-previous"),
+            docker.rename("dtma-rollback", "dtma-previous"),
+        ),
+    ]
 
 
 def test_fab_rollback_without_a_previous_release_changes_nothing():
