@@ -37,7 +37,12 @@ class Option:
 OPTIONS = (
     Option("--host", "agent host, `host` or `host:port` (required)"),
     Option("--port", "agent port when --host has none", 30000),
-    Option("--scheme", "http or https", "http"),
+    Option(
+        "--scheme",
+        "http or https; over http the key you pass crosses the network in the clear: use https, "
+        "or an SSH tunnel (ssh -L 30000:127.0.0.1:30000 root@HOST, then --host 127.0.0.1)",
+        "http",
+    ),
     Option("--api-key", "the backend key (prefer --env-file: argv is visible in ps)"),
     Option("--env-file", "a .env holding BACKEND_TO_DTMA_API_KEY or DTMA_BEARER_TOKEN"),
     Option("--timeout", "seconds per request", 5.0),
