@@ -18,10 +18,12 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
 
 
 def listen(port: int) -> socket.socket:
-    """The listening socket, opened before the web stack is imported (about half a second):
-    during a redeploy, clients that connect meanwhile wait in the backlog instead of being
-    refused, and are answered as soon as the app is up."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """The listening socket, opened before the web stack is imported: during a redeploy, clients
+    that connect meanwhile wait in the backlog instead of being refused.
+
+    IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say they are TCP;
+    without it every answer on a kept-alive connection waited ~40 ms for a delayed ACK."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("0.0.0.0", port))
     sock.listen(BACKLOG)
