@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse
 
 from dtma import __version__
 from dtma.config import Settings
+from dtma.docker_work import DockerWork
 from dtma.errors import error_response, install_error_handlers
+from dtma.guard import RequestGuard
 from dtma.heartbeat import Heartbeat
 from dtma.routes import router
 from dtma.tools import DockerFactory, ToolStore
@@ -46,9 +48,11 @@ def create_app(
     *,
     heartbeat: bool = True,
 ) -> FastAPI:
-    """Build the agent. Settings default to the environment; nothing here touches Docker."""
+    """Build the agent. Settings default to the environment; nothing here touches Docker.
+
+    /docs and /redoc are off; /openapi.json needs credentials like the tool routes."""
     settings = settings or Settings.from_env()
-    store = ToolStore(docker_factory)
+    store = ToolStore(docker_factory, agent_port=settings.port)
     started = time.monotonic()
 
     @asynccontextmanager
@@ -66,8 +70,11 @@ def create_app(
         description="Droplet Tool Management Agent: runs and reports tool containers.",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings, app.state.store, app.state.started = settings, store, started
+    app.state.docker_work = DockerWork()
     app.state.heartbeat_enabled = heartbeat
     install_error_handlers(app)
     app.include_router(router)
@@ -81,6 +88,9 @@ def create_app(
     @app.exception_handler(docker.errors.APIError)
     async def _docker_failed(_: Request, exc: docker.errors.APIError) -> JSONResponse:
         return error_response(502, f"Docker failed: {exc.explanation}")
+
+    # Added before the log middleware, so that it sits inside it: refusals are logged too.
+    app.add_middleware(RequestGuard, settings=settings)
 
     @app.middleware("http")
     async def log_requests(
