@@ -3,7 +3,7 @@
 Any non-blank name without control characters, up to 200 characters, is an instance name
 ("Context7 MCP Server-1750…"). Its container name is the name itself when Docker accepts it as
 is; otherwise an ASCII slug of it plus the first 12 hex digits of its SHA-256
-("Context7-MCP-Server-1750-3f2a9c1b0d4e"). The rule is deterministic, and no two instance names
+("Context7-MCP-Server-1750-29cb22de498b"). The rule is deterministic, and no two instance names
 share a container name: names kept as they are never end in `-<12 hex digits>`, derived ones
 always do, and two derived ones differ in their hash (two names that differ only in characters
 Docker rejects share a slug, not a hash). A name that ends in that pattern is derived too.
