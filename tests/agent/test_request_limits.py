@@ -225,3 +225,27 @@ def test_a_client_with_its_headers_in_time_is_answered(bare_server):
         time.sleep(0.2)
         conn.sendall(b"\r\n")
         assert conn.recv(100).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.e2e
+def test_past_the_connection_limit_the_agent_answers_503_and_recovers(agent):
+    port = int(agent.base_url.rsplit(":", 1)[1])
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10)]
+    try:
+        for _ in range(serving.MAX_CONNECTIONS):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        time.sleep(0.5)  # let the agent accept them all
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as extra:
+            extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert extra.recv(100).startswith(b"HTTP/1.1 503")
+    finally:
+        for conn in held:
+            conn.close()
+    deadline = time.monotonic() + 30
+    while True:  # the held connections are gone: served again
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            if conn.recv(100).startswith(b"HTTP/1.1 200"):
+                break
+        assert time.monotonic() < deadline, "the agent did not serve again within 30 s"
+        time.sleep(0.1)
