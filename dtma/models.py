@@ -119,7 +119,12 @@ class DeletedTool(BaseModel):
 
 class PortBindingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    HostIp: str = Field("", max_length=45, description="an IPv4 or IPv6 address; empty: all")
+    HostIp: str = Field(
+        "",
+        max_length=45,
+        description="an IPv4 or IPv6 address; empty: all",
+        json_schema_extra={"anyOf": [{"const": ""}, {"format": "ipv4"}, {"format": "ipv6"}]},
+    )
     HostPort: str = Field("", pattern=rf"^({PORT})?$", description="empty: Docker picks one")
 
     @field_validator("HostIp")
