@@ -1,4 +1,8 @@
-"""HTTP routes: health, status and the tool containers."""
+"""HTTP routes: health, status and the tool containers.
+
+Credentials for `/tools…` are checked by `dtma.guard` before the body is read; `/status` checks
+them itself (no header is the public summary). Docker work goes through `dtma.docker_work`.
+"""
 
 from __future__ import annotations
 
