@@ -38,7 +38,11 @@ DockerFactory = Callable[[float], docker.DockerClient]
 
 def default_docker_factory(timeout: float) -> docker.DockerClient:
     """The engine named by DOCKER_HOST (default: the local socket)."""
-    return docker.from_env(timeout=timeout)
+    client = docker.from_env(timeout=timeout)
+    # No proxy stands between the agent and its engine; looking for one in the environment on
+    # every call was a third of what listing the containers cost (about half a millisecond).
+    client.api.trust_env = False
+    return client
 
 
 def ensure_usable_name(name: str) -> None:
