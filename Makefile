@@ -12,7 +12,7 @@ ENV_FILE ?= $(if $(and $(filter sandbox,$(HOST)),$(wildcard .sandbox/sandbox/dem
 # `fab sandbox.up` writes ssh_config entries; use them when HOST names a sandbox.
 SSH_CONFIG := $(if $(shell grep -sqx 'Host $(HOST)' .sandbox/ssh_config && echo y),-S .sandbox/ssh_config)
 
-.PHONY: help install engine test test-loaded unit lint format demo deploy smoke bench faults sandbox-up sandbox-down clean
+.PHONY: help install engine test test-loaded unit lint format demo deploy smoke bench bench-start faults sandbox-up sandbox-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -54,8 +54,12 @@ deploy: install  ## deploy to HOST (make deploy HOST=root@droplet ENV_FILE=.env)
 smoke: install  ## smoke suite against HOST's agent (make smoke HOST=root@droplet ENV_FILE=.env)
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p no:cacheprovider smoke_tests --host $(AGENT) --env-file $(ENV_FILE)
 
-bench: install engine  ## redeploy benchmark vs docker save|ssh|docker load
+bench: install engine  ## agent start, then redeploy benchmark vs docker save|ssh|docker load
+	$(BIN)/python -m bench.agent_start
 	$(BIN)/python -m bench.redeploy
+
+bench-start: install  ## agent start -> first /health 200, idle and with one core busy
+	$(BIN)/python -m bench.agent_start
 
 faults: install engine  ## fault matrix against sandbox droplets
 	$(BIN)/python -m bench.faults

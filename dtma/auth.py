@@ -42,11 +42,6 @@ def check_credentials(header: str | None, settings: Settings) -> None:
     raise ApiError(403, "invalid credentials")
 
 
-def require_credentials(request: Request) -> None:
-    """FastAPI dependency for routes that always need auth."""
-    check_credentials(request.headers.get("authorization"), request.app.state.settings)
-
-
 def has_credentials(request: Request) -> bool:
     """For /status: False without a header (public summary); raises when they are wrong."""
     header = request.headers.get("authorization")

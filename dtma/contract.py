@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# The words the backend's status mapper knows (DTMA-CONTRACT.md); it turns any other into error.
+BACKEND_STATUS_WORDS = ("running", "stopped", "pending", "starting", "stopping", "error")
+# What the backend's tool list reads from the unauthenticated /status, plus the instance id.
+LIST_FIELDS = ("container_id", "instance_name_on_toolbox", "status", "image", "created")
+PUBLIC_TOOL_FIELDS = ("account_tool_instance_id", *LIST_FIELDS)
+
 _BYTES = {"type": "integer", "minimum": 0}
 _SIZES = {
     "type": "object",
@@ -15,9 +21,45 @@ _SIZES = {
     "properties": {"total_bytes": _BYTES, "used_bytes": _BYTES, "free_bytes": _BYTES},
 }
 
+_TOOL_FIELD_SCHEMAS: dict[str, Any] = {
+    "account_tool_instance_id": {"type": "string", "minLength": 1},
+    "instance_name_on_toolbox": {"type": "string", "minLength": 1},
+    "container_id": {"type": "string", "minLength": 12},
+    "status": {"enum": list(BACKEND_STATUS_WORDS)},
+    "image": {"type": "string"},
+    # Unix seconds: the list computes `created * 1000`.
+    "created": {"type": "integer"},
+}
+
+PUBLIC_TOOL_INSTANCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": list(PUBLIC_TOOL_FIELDS),
+    "properties": _TOOL_FIELD_SCHEMAS,
+    "additionalProperties": False,  # no ports, env, metrics or configuration without credentials
+}
+
+TOOL_INSTANCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    # Items without account_tool_instance_id are silently ignored by the backend (bug #5).
+    "required": [*PUBLIC_TOOL_FIELDS, "container_name", "docker_state", "ports"],
+    "properties": {
+        **_TOOL_FIELD_SCHEMAS,
+        "container_name": {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.-]+$"},
+        "docker_state": {"type": "string", "minLength": 1},
+        "ports": {"type": "object"},
+    },
+}
+
 PUBLIC_STATUS_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["status", "service", "version", "dtma_version", "uptime_seconds"],
+    "required": [
+        "status",
+        "service",
+        "version",
+        "dtma_version",
+        "uptime_seconds",
+        "tool_instances",
+    ],
     "properties": {
         "status": {"enum": ["healthy", "degraded", "misconfigured"]},
         "service": {"const": "DTMA"},
@@ -27,43 +69,14 @@ PUBLIC_STATUS_SCHEMA: dict[str, Any] = {
         "uptime_seconds": {"type": "number", "minimum": 0},
         "missing": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z_]+$"}},
         "reason": {"type": "string"},
+        "tool_instances": {"type": "array", "items": PUBLIC_TOOL_INSTANCE_SCHEMA},
     },
-}
-
-TOOL_INSTANCE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    # Items without account_tool_instance_id are silently ignored by the backend (bug #5).
-    "required": [
-        "account_tool_instance_id",
-        "instance_name_on_toolbox",
-        "container_id",
-        "status",
-        "image",
-        "ports",
-        "created",
-    ],
-    "properties": {
-        "account_tool_instance_id": {"type": "string", "minLength": 1},
-        "instance_name_on_toolbox": {"type": "string", "pattern": "^[a-zA-Z0-9][a-zA-Z0-9_.-]+$"},
-        "container_id": {"type": "string", "minLength": 12},
-        # Docker states; the backend maps running/exited/created/restarting, else "error".
-        "status": {
-            "enum": ["created", "running", "paused", "restarting", "removing", "exited", "dead"]
-        },
-        "image": {"type": "string"},
-        "ports": {"type": "object"},
-        "created": {"type": "integer"},
-    },
+    "not": {"anyOf": [{"required": ["environment"]}, {"required": ["system_metrics"]}]},
 }
 
 FULL_STATUS_SCHEMA: dict[str, Any] = {
-    **PUBLIC_STATUS_SCHEMA,
-    "required": [
-        *PUBLIC_STATUS_SCHEMA["required"],
-        "environment",
-        "system_metrics",
-        "tool_instances",
-    ],
+    "type": "object",
+    "required": [*PUBLIC_STATUS_SCHEMA["required"], "environment", "system_metrics"],
     "properties": {
         **PUBLIC_STATUS_SCHEMA["properties"],
         # The backend stores `body.environment || body.system_metrics || body`.
@@ -104,7 +117,7 @@ HEARTBEAT_SCHEMA: dict[str, Any] = {
                 "required": ["account_tool_instance_id", "status_on_toolbox", "runtime_details"],
                 "properties": {
                     "account_tool_instance_id": {"type": "string", "minLength": 1},
-                    "status_on_toolbox": {"enum": ["running", "stopped", "deploying", "error"]},
+                    "status_on_toolbox": {"enum": list(BACKEND_STATUS_WORDS)},
                     "runtime_details": {
                         "type": "object",
                         "required": ["container_id", "image", "started_at", "state_details"],

@@ -12,19 +12,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dtma.names import NAME_RULE
 
+PRINTABLE_FIELDS = ("instanceNameOnToolbox", "accountToolInstanceId", "name")
+
 log = logging.getLogger("dtma")
 
 
 class ApiError(Exception):
     """An expected failure with its HTTP status; `extra` holds documented, non-secret fields."""
 
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.extra = status, message, extra
+        self.headers = headers or {}
 
 
-def error_response(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+def error_response(
+    status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
 def describe_validation_error(exc: RequestValidationError) -> str:
@@ -36,11 +43,18 @@ def describe_validation_error(exc: RequestValidationError) -> str:
         kind = err.get("type", "")
         if kind == "missing":
             parts.append(f"missing field: {where}")
-        elif kind == "string_pattern_mismatch" and loc[-1:] in (
-            ["instanceNameOnToolbox"],
-            ["name"],
-        ):
-            parts.append(f"{where} is not a valid Docker container name: {NAME_RULE}")
+        elif kind == "string_pattern_mismatch" and loc[-1:] and loc[-1] in PRINTABLE_FIELDS:
+            parts.append(f"{where} is blank or contains control characters")
+        elif kind == "extra_forbidden":
+            parts.append(
+                f"unknown key {where}: only Env and HostConfig.PortBindings (HostIp, HostPort) "
+                "are honoured"
+            )
+        elif kind == "value_error" and loc[-1:] == ["instanceNameOnToolbox"]:
+            problem = str(err.get("ctx", {}).get("error", "is invalid"))
+            parts.append(f"{where} {problem}: {NAME_RULE}")
+        elif kind == "value_error":
+            parts.append(f"{where}: {err.get('ctx', {}).get('error', 'invalid')}")
         elif kind == "json_invalid":
             parts.append("request body is not valid JSON")
         else:
@@ -61,7 +75,7 @@ def _allowed_methods(request: Request) -> list[str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, **exc.extra)
+        return error_response(exc.status, exc.message, headers=exc.headers, **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

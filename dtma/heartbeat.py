@@ -16,7 +16,6 @@ import requests
 from dtma import metrics
 from dtma.config import Settings
 from dtma.errors import ApiError
-from dtma.status import status_on_toolbox
 from dtma.tools import ToolStore
 
 log = logging.getLogger("dtma.heartbeat")
@@ -80,7 +79,7 @@ class Heartbeat:
                 tool_statuses.append(
                     {
                         "account_tool_instance_id": instance["account_tool_instance_id"],
-                        "status_on_toolbox": status_on_toolbox(instance["status"]),
+                        "status_on_toolbox": instance["status"],  # the backend's word
                         "runtime_details": self.store.runtime_details(instance),
                     }
                 )

@@ -8,6 +8,7 @@ from typing import Any
 from dtma import metrics
 from dtma.config import Settings
 from dtma.errors import ApiError
+from dtma.tool_views import public_instance
 from dtma.tools import ToolStore
 
 
@@ -38,8 +39,12 @@ def _instances(store: ToolStore) -> tuple[list[dict[str, Any]], str | None]:
 
 
 def public_status(settings: Settings, store: ToolStore, started: float) -> dict[str, Any]:
-    _, docker_error = _instances(store)
-    return _headline(settings, docker_error, started)
+    """What the backend's tool list reads (it calls without credentials): no ports, env,
+    metrics or configuration."""
+    instances, docker_error = _instances(store)
+    report = _headline(settings, docker_error, started)
+    report["tool_instances"] = [public_instance(instance) for instance in instances]
+    return report
 
 
 def full_status(settings: Settings, store: ToolStore, started: float) -> dict[str, Any]:
@@ -54,14 +59,3 @@ def full_status(settings: Settings, store: ToolStore, started: float) -> dict[st
     report["system_metrics"] = metrics.system_metrics()
     report["tool_instances"] = instances
     return report
-
-
-def status_on_toolbox(docker_state: str) -> str:
-    """The backend's own mapping of Docker states to `status_on_toolbox`."""
-    if docker_state == "running":
-        return "running"
-    if docker_state in ("exited", "stopped"):
-        return "stopped"
-    if docker_state in ("created", "restarting"):
-        return "deploying"
-    return "error"

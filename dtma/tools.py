@@ -1,4 +1,7 @@
-"""Tool containers on this droplet. All state lives in Docker labels, so it survives restarts."""
+"""Tool containers on this droplet. All state lives in Docker labels, so it survives restarts.
+
+Every method blocks on the engine: the routes run them through `dtma.docker_work`.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +14,21 @@ import docker
 import requests
 from docker.utils import parse_repository_tag
 
+from dtma.config import DEFAULT_PORT
 from dtma.errors import ApiError
 from dtma.models import CreateToolRequest
-from dtma.names import NAME_RULE, is_valid_name
+from dtma.names import NAME_RULE, container_name_for, is_docker_name, is_reserved, name_problem
+from dtma.port_bindings import requested_bindings
+from dtma.tool_views import (
+    INSTANCE_ID,
+    INSTANCE_NAME,
+    MANAGED_BY,
+    MANAGED_FILTER,
+    instance_from_summary,
+    ports_from_inspect,
+    tool_state,
+)
 
-MANAGED_BY = "agentopia.managed_by"
-INSTANCE_NAME = "agentopia.instance_name"
-INSTANCE_ID = "agentopia.account_tool_instance_id"
-MANAGED_FILTER = f"{MANAGED_BY}=dtma"
 QUICK_TIMEOUT = 5.0  # list/inspect: an engine that cannot answer this fast counts as unreachable
 SLOW_TIMEOUT = 300.0  # pull/create/start/stop: per socket read, pulls stream progress
 PORT_IN_USE = ("port is already allocated", "address already in use")
@@ -28,73 +38,26 @@ DockerFactory = Callable[[float], docker.DockerClient]
 
 def default_docker_factory(timeout: float) -> docker.DockerClient:
     """The engine named by DOCKER_HOST (default: the local socket)."""
-    return docker.from_env(timeout=timeout)
+    client = docker.from_env(timeout=timeout)
+    # No proxy stands between the agent and its engine; looking for one in the environment on
+    # every call was a third of what listing the containers cost (about half a millisecond).
+    client.api.trust_env = False
+    return client
 
 
-def ensure_valid_name(name: str) -> None:
-    if not is_valid_name(name):
-        raise ApiError(400, f"invalid container name: {NAME_RULE}")
-
-
-def _ports_from_list(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
-    ports: dict[str, list[dict[str, str]]] = {}
-    for entry in entries or []:
-        key = f"{entry.get('PrivatePort')}/{entry.get('Type', 'tcp')}"
-        bindings = ports.setdefault(key, [])
-        if entry.get("PublicPort"):
-            bindings.append({"HostIp": entry.get("IP", ""), "HostPort": str(entry["PublicPort"])})
-    return ports
-
-
-def _ports_from_inspect(raw: dict[str, Any] | None) -> dict[str, list[dict[str, str]]]:
-    return {key: list(value or []) for key, value in (raw or {}).items()}
-
-
-def instance_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """One /status `tool_instances` item from a `GET /containers/json` entry (no extra calls)."""
-    labels = summary.get("Labels") or {}
-    names = summary.get("Names") or ["/"]
-    return {
-        "account_tool_instance_id": labels.get(INSTANCE_ID, ""),
-        "instance_name_on_toolbox": labels.get(INSTANCE_NAME) or names[0].lstrip("/"),
-        "container_id": summary["Id"],
-        "status": summary.get("State", "unknown"),
-        "image": summary.get("Image", ""),
-        "ports": _ports_from_list(summary.get("Ports", [])),
-        "created": int(summary.get("Created", 0)),
-    }
-
-
-def tool_state(info: dict[str, Any]) -> dict[str, Any]:
-    """The answer of create/start/stop, from `docker inspect`."""
-    labels = info["Config"].get("Labels") or {}
-    return {
-        "container_id": info["Id"],
-        "instance_name_on_toolbox": labels.get(INSTANCE_NAME, info["Name"].lstrip("/")),
-        "account_tool_instance_id": labels.get(INSTANCE_ID, ""),
-        "image": info["Config"].get("Image", ""),
-        "ports": _ports_from_inspect(info.get("NetworkSettings", {}).get("Ports")),
-        "state": info["State"]["Status"],
-    }
-
-
-def port_bindings(request: CreateToolRequest) -> dict[str, list[dict[str, str]]]:
-    override = request.baseConfigOverrideJson
-    raw = override.HostConfig.PortBindings if override and override.HostConfig else None
-    bindings: dict[str, list[dict[str, str]]] = {}
-    for key, targets in (raw or {}).items():
-        port, _, proto = key.partition("/")  # the model admits ports 1-65535 only
-        bindings[f"{int(port)}/{proto or 'tcp'}"] = [
-            {"HostIp": t.HostIp, "HostPort": t.HostPort} for t in targets
-        ]
-    return bindings
+def ensure_usable_name(name: str) -> None:
+    if problem := name_problem(name):
+        raise ApiError(400, f"tool name {problem}: {NAME_RULE}")
 
 
 class ToolStore:
     """Docker operations on managed containers. Clients are made on demand, with timeouts."""
 
-    def __init__(self, docker_factory: DockerFactory | None = None) -> None:
+    def __init__(
+        self, docker_factory: DockerFactory | None = None, agent_port: int = DEFAULT_PORT
+    ) -> None:
         self._factory = docker_factory or default_docker_factory
+        self.agent_port = agent_port
         self._clients: dict[float, docker.DockerClient] = {}
         self._lock = threading.Lock()
 
@@ -126,27 +89,31 @@ class ToolStore:
             self._forget_clients()
             raise ApiError(503, f"Docker engine unreachable: {exc}") from None
 
-    def list_instances(self) -> list[dict[str, Any]]:
+    def _managed(self) -> list[dict[str, Any]]:
         api = self._api()
-        found = self._docker(lambda: api.containers(all=True, filters={"label": MANAGED_FILTER}))
-        return [instance_from_summary(summary) for summary in found]
+        return self._docker(lambda: api.containers(all=True, filters={"label": MANAGED_FILTER}))
+
+    def list_instances(self) -> list[dict[str, Any]]:
+        return [instance_from_summary(summary) for summary in self._managed()]
 
     def find(self, name: str) -> dict[str, Any]:
-        """`docker inspect` of the managed container with this name, else 404."""
-        ensure_valid_name(name)
-        api = self._api()
-        labels = [MANAGED_FILTER, f"{INSTANCE_NAME}={name}"]
-        found = self._docker(lambda: api.containers(all=True, filters={"label": labels}))
-        for summary in found:
-            if f"/{name}" in (summary.get("Names") or []):
-                return self._docker(lambda s=summary: api.inspect_container(s["Id"]))
+        """`docker inspect` of the managed container whose instance name (as typed, first) or
+        container name is `name`, else 404."""
+        ensure_usable_name(name)
+        managed = self._managed()
+        by_label = [s for s in managed if (s.get("Labels") or {}).get(INSTANCE_NAME) == name]
+        by_name = [s for s in managed if f"/{name}" in (s.get("Names") or [])]
+        for summary in by_label or by_name:
+            return self._docker(lambda s=summary: self._api().inspect_container(s["Id"]))
         if self._name_taken(name):
             raise ApiError(404, f"container {name} is not managed by DTMA; left untouched")
-        raise ApiError(404, f"no tool container named {name}")
+        raise ApiError(404, f"no tool named {name}")
 
-    def _name_taken(self, name: str) -> bool:
+    def _name_taken(self, container_name: str) -> bool:
+        if not is_docker_name(container_name):
+            return False  # not a name Docker would accept: no container can hold it
         api = self._api()
-        pattern = f"^/{name.replace('.', '[.]')}$"  # the engine's name filter is a regex
+        pattern = f"^/{container_name.replace('.', '[.]')}$"  # the engine's filter is a regex
         return bool(self._docker(lambda: api.containers(all=True, filters={"name": pattern})))
 
     def ensure_image(self, image: str) -> None:
@@ -172,24 +139,32 @@ class ToolStore:
             self._forget_clients()
             raise ApiError(503, f"Docker engine unreachable: {exc}") from None
 
+    def _refuse_taken(self, name: str, container_name: str) -> None:
+        """409 before any pull: reserved, or the name or its container name already in use."""
+        if is_reserved(name) or is_reserved(container_name):
+            raise ApiError(409, f"instance name {name} is reserved: {NAME_RULE}")
+        if any((s.get("Labels") or {}).get(INSTANCE_NAME) == name for s in self._managed()):
+            raise ApiError(409, f"instance name {name} is already in use")
+        if self._name_taken(container_name):
+            raise ApiError(409, f"container name {container_name} is already in use")
+
     def create(self, request: CreateToolRequest) -> dict[str, Any]:
         name = request.instanceNameOnToolbox
-        ensure_valid_name(name)
-        bindings = port_bindings(request)
-        if self._name_taken(name):
-            raise ApiError(409, f"container name {name} is already in use")
+        container_name = container_name_for(name)
+        self._refuse_taken(name, container_name)
+        requested = requested_bindings(request, self.agent_port)
         self.ensure_image(request.dockerImageUrl)
         api = self._api(SLOW_TIMEOUT)
         host_config = api.create_host_config(restart_policy={"Name": "unless-stopped"})
-        host_config["PortBindings"] = bindings
+        host_config["PortBindings"] = requested.bindings
         override = request.baseConfigOverrideJson
         try:
             created = self._docker(
                 lambda: api.create_container(
                     request.dockerImageUrl,
-                    name=name,
+                    name=container_name,
                     environment=(override.Env if override else None) or None,
-                    ports=[tuple(key.split("/")) for key in bindings] or None,
+                    ports=[tuple(key.split("/")) for key in requested.bindings] or None,
                     labels={
                         MANAGED_BY: "dtma",
                         INSTANCE_NAME: name,
@@ -200,10 +175,12 @@ class ToolStore:
             )
         except docker.errors.APIError as exc:
             if exc.status_code == 409:
-                raise ApiError(409, f"container name {name} is already in use") from None
+                raise ApiError(409, f"container name {container_name} is already in use") from None
             status = 400 if exc.is_client_error() else 502
             raise ApiError(status, f"Docker refused the container: {exc.explanation}") from None
-        return self._start_new(created["Id"], name)
+        info = self._start_new(created["Id"], name)
+        published = ports_from_inspect(info.get("NetworkSettings", {}).get("Ports"))
+        return tool_state(info, requested.warnings(self.agent_port, published))
 
     def _start_new(self, container_id: str, name: str) -> dict[str, Any]:
         api = self._api(SLOW_TIMEOUT)
@@ -216,13 +193,16 @@ class ToolStore:
             if any(marker in reason for marker in PORT_IN_USE):
                 raise ApiError(409, f"host port in use for {name}: {reason}") from None
             raise ApiError(502, f"Docker could not start {name}: {reason}") from None
-        return tool_state(self._docker(lambda: api.inspect_container(container_id)))
+        return self._docker(lambda: api.inspect_container(container_id))
 
     def start(self, name: str) -> dict[str, Any]:
         info = self.find(name)
         api = self._api(SLOW_TIMEOUT)
         try:
-            self._docker(lambda: api.start(info["Id"]))
+            if info["State"].get("Paused"):  # reported as "stopped": start brings it back
+                self._docker(lambda: api.unpause(info["Id"]))
+            else:
+                self._docker(lambda: api.start(info["Id"]))
         except docker.errors.APIError as exc:
             reason = str(exc.explanation)
             status = 409 if any(marker in reason for marker in PORT_IN_USE) else 502
@@ -240,7 +220,13 @@ class ToolStore:
         api = self._api(SLOW_TIMEOUT)
         with contextlib.suppress(docker.errors.NotFound):  # removed meanwhile: goal reached
             self._docker(lambda: api.remove_container(info["Id"], force=True))
-        return {"deleted": True, "instance_name_on_toolbox": name, "container_id": info["Id"]}
+        labels = info["Config"].get("Labels") or {}
+        instance_name = labels.get(INSTANCE_NAME) or info["Name"].lstrip("/")
+        return {
+            "deleted": True,
+            "instance_name_on_toolbox": instance_name,
+            "container_id": info["Id"],
+        }
 
     def runtime_details(self, instance: dict[str, Any]) -> dict[str, Any]:
         """Heartbeat details for one container (one inspect; background use only)."""

@@ -5,7 +5,8 @@ A network error, a non-2xx answer or a body that is not JSON marks the toolbox `
 and throws, which the frontend shows as HTTP 500 `{"error": ...}`. Otherwise:
 version = body.version || body.dtma_version; health = body.environment || body.system_metrics
 || body; status = 'active'; each tool_instances[] item WITH account_tool_instance_id sets that
-instance's status_on_toolbox from its Docker state; items without the id are silently ignored.
+instance's status_on_toolbox from its `status` through the backend's status mapper; items without
+the id are silently ignored.
 """
 
 from __future__ import annotations
@@ -14,18 +15,21 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+# The backend's status mapper: exactly these words, in any case. Every other word (Docker's
+# `exited`, `created`, `restarting`, `dead`, ...) becomes error.
 INSTANCE_STATUS = {
     "running": "running",
-    "exited": "stopped",
     "stopped": "stopped",
-    "created": "deploying",
-    "restarting": "deploying",
+    "pending": "deploying",
+    "starting": "deploying",
+    "stopping": "deploying",
+    "error": "error",
 }
 
 
-def instance_status(docker_state: Any) -> str:
-    """The backend's mapping from a Docker state to `status_on_toolbox`; anything else is error."""
-    return INSTANCE_STATUS.get(docker_state, "error") if isinstance(docker_state, str) else "error"
+def instance_status(word: Any) -> str:
+    """The backend's mapping from an item's `status` to `status_on_toolbox`."""
+    return INSTANCE_STATUS.get(word.lower(), "error") if isinstance(word, str) else "error"
 
 
 def js_or(*values: Any) -> Any:

@@ -6,6 +6,7 @@ import secrets
 
 import pytest
 
+from dtma.contract import PUBLIC_TOOL_FIELDS
 from smoke_tests.agent_client import NO_BODY, AgentClient, Answer, bearer
 from smoke_tests.checks import accepted_with_key, answer_or_fail, server_error
 from smoke_tests.promises import broken
@@ -15,7 +16,7 @@ from smoke_tests.tokens import near_misses
 pytestmark = pytest.mark.promise("auth")
 
 PROTECTED = ["/status", "/tools"]
-PRIVATE_STATUS_FIELDS = ("tool_instances", "environment", "system_metrics")
+PRIVATE_STATUS_FIELDS = ("environment", "system_metrics")
 WRONG_TOKEN = "smoke-wrong-" + secrets.token_hex(12)
 
 
@@ -48,6 +49,15 @@ def test_status_without_credentials_shows_only_the_public_summary(agent: AgentCl
     leaked = [f for f in PRIVATE_STATUS_FIELDS if isinstance(body, dict) and f in body]
     if leaked:
         broken(f"/status without credentials shows {', '.join(leaked)}: only the public summary")
+    items = body.get("tool_instances") if isinstance(body, dict) else None
+    extra = {k for item in items or [] if isinstance(item, dict) for k in item} - set(
+        PUBLIC_TOOL_FIELDS
+    )
+    if extra:
+        broken(
+            f"/status without credentials shows the tools' {', '.join(sorted(extra))}: "
+            "only what the backend's tool list reads"
+        )
 
 
 @pytest.mark.parametrize("path", PROTECTED)

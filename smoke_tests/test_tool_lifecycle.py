@@ -6,6 +6,7 @@ import contextlib
 import secrets
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -26,14 +27,15 @@ def tool_names(agent: AgentClient, settings: SmokeSettings) -> Iterator[tuple[st
     if not settings.destructive:
         pytest.skip(f"not checked: enable with {BY_NAME['tool-lifecycle'].enabled_by}")
     suffix = secrets.token_hex(4)
-    name, instance_id = f"smoke-tool-{suffix}", f"smoke-ati-{suffix}"
+    # A name as users type them (spaces): the backend sends it URL-encoded in the path.
+    name, instance_id = f"smoke tool {suffix}", f"smoke-ati-{suffix}"
     yield name, instance_id
     with contextlib.suppress(AgentUnreachable):  # 404 when the test already deleted it
-        agent.with_key("DELETE", f"/tools/{name}", timeout=STEP_TIMEOUT)
+        agent.with_key("DELETE", f"/tools/{quote(name, safe='')}", timeout=STEP_TIMEOUT)
 
 
 def listed_state(agent: AgentClient, instance_id: str) -> str | None:
-    """The item's Docker state in the authenticated /status, None when it is not listed."""
+    """The item's status word in the authenticated /status, None when it is not listed."""
     items: list[Any] = authenticated_status(agent).get("tool_instances") or []
     for item in items:
         if isinstance(item, dict) and item.get("account_tool_instance_id") == instance_id:
@@ -58,6 +60,7 @@ def test_tool_container_create_list_stop_start_delete(
     agent: AgentClient, settings: SmokeSettings, tool_names: tuple[str, str]
 ) -> None:
     name, instance_id = tool_names
+    path = f"/tools/{quote(name, safe='')}"  # encodeURIComponent, as the backend does
     create = {
         "dockerImageUrl": settings.tool_image,
         "instanceNameOnToolbox": name,
@@ -65,10 +68,10 @@ def test_tool_container_create_list_stop_start_delete(
     }
     step(agent, "create", "POST", "/tools", create)
     expect_state(agent, "create", instance_id, ("running",))
-    step(agent, "stop", "POST", f"/tools/{name}/stop")
-    expect_state(agent, "stop", instance_id, ("exited", "stopped"))
-    step(agent, "start", "POST", f"/tools/{name}/start")
+    step(agent, "stop", "POST", f"{path}/stop")
+    expect_state(agent, "stop", instance_id, ("stopped",))  # the backend reads "exited" as error
+    step(agent, "start", "POST", f"{path}/start")
     expect_state(agent, "start", instance_id, ("running",))
-    step(agent, "delete", "DELETE", f"/tools/{name}")
+    step(agent, "delete", "DELETE", path)
     if listed_state(agent, instance_id) is not None:
         broken(f"after 'delete', {instance_id} is still listed in /status")

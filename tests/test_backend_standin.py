@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from tests.support.backend import BackendStandIn, instance_status_from_docker
+from tests.support.backend import BackendStandIn
 
 
 @pytest.fixture
@@ -19,7 +19,8 @@ def backend():
 
 
 def fake_agent(status: int, body: bytes):
-    """A loopback HTTP server answering GET /status with a fixed reply; records the auth header."""
+    """A loopback HTTP server answering GET /status with a fixed reply; records the auth header
+    ("" when none was sent)."""
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -39,20 +40,78 @@ def fake_agent(status: int, body: bytes):
     return server, seen
 
 
+def refresh(backend: BackendStandIn, body: dict) -> tuple[requests.Response, list[str]]:
+    agent, seen = fake_agent(200, json.dumps(body).encode())
+    backend.add_toolbox("tb-1", agent_port=agent.server_address[1])
+    try:
+        resp = requests.post(
+            backend.refresh_url("tb-1"),
+            json={},
+            headers={"Authorization": f"Bearer {backend.user_jwt}"},
+        )
+    finally:
+        agent.shutdown()
+    return resp, seen
+
+
 @pytest.mark.parametrize(
-    ("state", "expected"),
+    ("word", "expected"),
     [
         ("running", "running"),
-        ("exited", "stopped"),
-        ("stopped", "stopped"),
-        ("created", "deploying"),
-        ("restarting", "deploying"),
+        ("Stopped", "stopped"),
+        ("pending", "deploying"),
+        ("starting", "deploying"),
+        ("stopping", "deploying"),
+        ("error", "error"),
+        ("exited", "error"),  # Docker's word: the backend's mapper does not know it
+        ("created", "error"),
+        ("restarting", "error"),
         ("dead", "error"),
         (None, "error"),
     ],
 )
-def test_status_mapping_follows_the_backend(state, expected):
-    assert instance_status_from_docker(state) == expected
+def test_refresh_maps_item_statuses_through_the_backend_mapper(backend, word, expected):
+    resp, _ = refresh(
+        backend,
+        {"version": "1", "tool_instances": [{"account_tool_instance_id": "a", "status": word}]},
+    )
+    assert resp.status_code == 200
+    assert backend.instance_status("a") == expected
+
+
+def test_tool_list_calls_the_public_status_without_credentials(backend):
+    body = {
+        "status": "healthy",
+        "tool_instances": [
+            {
+                "account_tool_instance_id": "ati-1",
+                "container_id": "c0ffee",
+                "instance_name_on_toolbox": "Context7 MCP Server-1750",
+                "status": "stopped",
+                "image": "img:1",
+                "created": 1750000000,
+            }
+        ],
+    }
+    agent, seen = fake_agent(200, json.dumps(body).encode())
+    backend.add_toolbox("tb-1", agent_port=agent.server_address[1])
+    try:
+        resp = requests.get(
+            backend.tool_list_url("tb-1"), headers={"Authorization": f"Bearer {backend.user_jwt}"}
+        )
+    finally:
+        agent.shutdown()
+    assert resp.status_code == 200
+    assert resp.json() == [
+        {
+            "container_id": "c0ffee",
+            "instance_name_on_toolbox": "Context7 MCP Server-1750",
+            "status": "stopped",
+            "image": "img:1",
+            "created_ms": 1750000000000,
+        }
+    ]
+    assert seen == [""]  # no Authorization header at all
 
 
 def test_heartbeat_answers_204_401_400(backend):
@@ -82,20 +141,11 @@ def test_refresh_updates_row_and_instances_from_one_status_call(backend):
         "version": "abc123",
         "environment": {"hasApiKey": True},
         "tool_instances": [
-            {"account_tool_instance_id": "ati-1", "status": "exited"},
+            {"account_tool_instance_id": "ati-1", "status": "stopped"},
             {"status": "running"},  # no account_tool_instance_id: ignored
         ],
     }
-    agent, seen = fake_agent(200, json.dumps(body).encode())
-    backend.add_toolbox("tb-1", agent_port=agent.server_address[1])
-    try:
-        resp = requests.post(
-            backend.refresh_url("tb-1"),
-            json={},
-            headers={"Authorization": f"Bearer {backend.user_jwt}"},
-        )
-    finally:
-        agent.shutdown()
+    resp, seen = refresh(backend, body)
     assert resp.status_code == 200
     row = resp.json()
     assert row["status"] == "active"

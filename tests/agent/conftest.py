@@ -65,8 +65,9 @@ def client(settings: Settings, docker_client: docker.DockerClient) -> TestClient
 
 @pytest.fixture
 def tool_name(docker_client: docker.DockerClient) -> Iterator[str]:
-    """A fresh container name; whatever ends up holding it is removed (by id) afterwards."""
-    name = f"dtma-test-{uuid.uuid4().hex[:10]}"
+    """A fresh container name; whatever ends up holding it is removed (by id) afterwards.
+    (Not `dtma-…`: those names are reserved for the agent's own containers.)"""
+    name = f"tool-test-{uuid.uuid4().hex[:10]}"
     yield name
     for container in docker_client.containers.list(all=True, filters={"name": f"^/{name}$"}):
         container.remove(force=True)

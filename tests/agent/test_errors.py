@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from fastapi.testclient import TestClient
 
 from dtma.app import create_app
@@ -29,22 +30,22 @@ def test_missing_field_is_400_naming_it(offline_client):
     assert response.json() == {"error": "missing field: accountToolInstanceId"}
 
 
-def test_invalid_name_in_body_is_400_quoting_the_rule(offline_client):
-    body = {
-        "dockerImageUrl": "x:1",
-        "instanceNameOnToolbox": "Context7 MCP Server-1750",
-        "accountToolInstanceId": "ati-1",
-    }
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("", "at least 1 character"), ("   ", "is blank"), ("x" * 201, "at most 200 characters")],
+)
+def test_unusable_name_in_body_is_400_naming_the_problem(offline_client, name, problem):
+    body = {"dockerImageUrl": "x:1", "instanceNameOnToolbox": name, "accountToolInstanceId": "a"}
     response = offline_client.post("/tools", json=body, headers=auth(BACKEND_KEY))
     assert response.status_code == 400
-    assert "[a-zA-Z0-9][a-zA-Z0-9_.-]+" in response.json()["error"]
+    assert problem in response.json()["error"]
 
 
-def test_invalid_name_in_path_is_400_before_docker(offline_client):
+def test_control_characters_in_path_name_are_400_before_docker(offline_client):
     # The engine is unreachable here: a 400 (not 503) proves Docker was never asked.
-    response = offline_client.post("/tools/Context7 MCP Server-1/stop", headers=auth(BACKEND_KEY))
+    response = offline_client.post("/tools/bad%07name/stop", headers=auth(BACKEND_KEY))
     assert response.status_code == 400
-    assert "[a-zA-Z0-9][a-zA-Z0-9_.-]+" in response.json()["error"]
+    assert "control characters" in response.json()["error"]
 
 
 def test_env_entries_must_be_key_value(offline_client):

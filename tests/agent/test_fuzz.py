@@ -27,11 +27,14 @@ FUZZ = settings(
     suppress_health_check=list(HealthCheck),
 )
 
+# /openapi.json needs credentials like the tool routes.
 offline_schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_app(settings_for(), unreachable_docker, heartbeat=False)
+    "/openapi.json",
+    create_app(settings_for(), unreachable_docker, heartbeat=False),
+    headers=HEADERS,
 )
 engine_schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_app(settings_for(), heartbeat=False)
+    "/openapi.json", create_app(settings_for(), heartbeat=False), headers=HEADERS
 ).exclude(method="POST", path="/tools")
 
 

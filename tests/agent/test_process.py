@@ -15,8 +15,9 @@ def test_no_environment_at_all_still_serves_and_stops_cleanly(tmp_path):
     # Crash-loop bug #2: a missing setting must never stop the process from listening.
     agent = start_agent({}, tmp_path / "agent.log")
     try:
-        assert requests.get(f"{agent.base_url}/health", timeout=2).json() == {"status": "ok"}
-        body = requests.get(f"{agent.base_url}/status", timeout=2).json()
+        assert requests.get(f"{agent.base_url}/health", timeout=10).json() == {"status": "ok"}
+        # /health answers while the app still loads; /status waits for it (a second or more).
+        body = requests.get(f"{agent.base_url}/status", timeout=30).json()
         assert body["status"] == "misconfigured"
         assert set(body["missing"]) == {
             "DTMA_BEARER_TOKEN",
@@ -93,6 +94,17 @@ def test_refresh_status_through_the_backend_updates_tool_statuses(tmp_path, tool
             assert row["dtma_last_known_version"] == "rev-test-1"
             assert row["dtma_health_details_json"]["hasApiKey"] is True
             assert backend.instance_status("ati-refresh") == "running"
+
+            stopped = requests.post(
+                f"{agent.base_url}/tools/{tool_name}/stop", headers=auth(BACKEND_KEY), timeout=30
+            )
+            assert stopped.status_code == 200, stopped.text
+            refreshed = requests.post(
+                backend.refresh_url("tb-1"), json={}, headers=auth(backend.user_jwt), timeout=15
+            )
+            assert refreshed.status_code == 200, refreshed.text
+            # Docker says "exited"; the backend's mapper would read that as error.
+            assert backend.instance_status("ati-refresh") == "stopped"
         finally:
             code = stop_agent(agent)
     assert code == 0, agent.log()

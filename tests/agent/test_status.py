@@ -105,7 +105,9 @@ def test_schema_rejects_instances_the_backend_would_ignore():
     item = {
         "instance_name_on_toolbox": "tool-1",
         "container_id": "0123456789abcdef",
+        "container_name": "tool-1",
         "status": "running",
+        "docker_state": "running",
         "image": "x",
         "ports": {},
         "created": 1,

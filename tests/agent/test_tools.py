@@ -48,8 +48,9 @@ def test_lifecycle_create_status_stop_start_delete(client, docker_client, tool_i
     created = client.post("/tools", json=create_body(tool_image, tool_name, port), headers=HEADERS)
     assert created.status_code == 201, created.text
     body = created.json()
-    assert body["state"] == "running"
-    assert body["instance_name_on_toolbox"] == tool_name
+    assert body["state"] == body["status"] == "running"
+    assert body["warnings"] == []
+    assert body["instance_name_on_toolbox"] == body["container_name"] == tool_name
     assert body["account_tool_instance_id"] == f"ati-{tool_name}"
     assert body["ports"] == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
 
@@ -71,11 +72,13 @@ def test_lifecycle_create_status_stop_start_delete(client, docker_client, tool_i
     stopped = client.post(f"/tools/{tool_name}/stop", headers=auth(DROPLET_TOKEN))
     assert stopped.status_code == 200, stopped.text
     assert stopped.json()["state"] == "exited"
-    assert listed(client, tool_name)["status"] == "exited"
+    assert stopped.json()["status"] == "stopped"
+    assert listed(client, tool_name)["status"] == "stopped"
+    assert listed(client, tool_name)["docker_state"] == "exited"
 
     started = client.post(f"/tools/{tool_name}/start", headers=HEADERS)
     assert started.status_code == 200, started.text
-    assert started.json()["state"] == "running"
+    assert started.json()["state"] == started.json()["status"] == "running"
 
     deleted = client.delete(f"/tools/{tool_name}", headers=HEADERS)
     assert deleted.status_code == 200, deleted.text
@@ -98,13 +101,16 @@ def test_state_survives_a_new_agent(settings, docker_client, tool_image, tool_na
     assert second.delete(f"/tools/{tool_name}", headers=HEADERS).status_code == 200
 
 
-def test_invalid_name_is_400_and_nothing_is_created(client, docker_client, tool_image):
+def test_name_with_control_characters_is_400_and_nothing_is_created(
+    client, docker_client, tool_image
+):
     before = len(docker_client.containers.list(all=True))
     response = client.post(
-        "/tools", json=create_body(tool_image, "Context7 MCP Server-1"), headers=HEADERS
+        "/tools", json=create_body(tool_image, "Context7\nMCP Server-1", ati="a"), headers=HEADERS
     )
     assert response.status_code == 400
-    assert "[a-zA-Z0-9][a-zA-Z0-9_.-]+" in response.json()["error"]
+    error = response.json()["error"]
+    assert error == "instanceNameOnToolbox is blank or contains control characters"
     assert len(docker_client.containers.list(all=True)) == before
 
 

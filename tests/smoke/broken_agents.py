@@ -16,6 +16,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 FLAWS = (
     "good",
@@ -31,6 +32,8 @@ FLAWS = (
     "length_only",  # compares only the token's length with the key's
     "prefix_token",  # accepts any token the key starts with (a compare cut short)
     "echo_token_late",  # echoes the credentials late in a long 500 body, past any cut-off
+    "docker_words",  # reports Docker's `exited` for a stopped tool (the backend reads: error)
+    "private_tool_list",  # hides tool_instances without credentials (the tool list is empty)
 )
 VERSION = "0.0.0-smoke"
 
@@ -82,7 +85,14 @@ class BrokenAgent:
         public = {"status": state, "service": "DTMA", "version": VERSION, "dtma_version": VERSION}
         if self.flaw == "misconfigured":
             public["missing"] = ["BACKEND_TO_DTMA_API_KEY", "AGENTOPIA_API_BASE_URL"]
+        items = list(self.tools.values()) or [tool_item("tool-1", "ati-existing", "running")]
+        if self.flaw == "no_instance_ids":
+            items = [{k: v for k, v in items[0].items() if k != "account_tool_instance_id"}]
+        if self.flaw == "docker_words":
+            items = [{**item, "status": "exited"} for item in items]
         if authorization is None and self.flaw != "any_token":
+            if self.flaw != "private_tool_list":
+                public["tool_instances"] = items
             return 200, public
         if denied := self.auth(authorization):
             return denied, {"error": "invalid credentials"}
@@ -90,13 +100,9 @@ class BrokenAgent:
             return 500, {"error": f"KeyError while handling {authorization!r}"}
         if self.flaw == "echo_token_late":  # the token straddles a 200-character cut
             return 500, {"error": f"{'.' * 150} while handling {authorization!r}"}
-        items = list(self.tools.values()) or [
-            {"account_tool_instance_id": "ati-existing", "status": "running"}
-        ]
-        if self.flaw == "no_instance_ids":
-            items = [{"instance_name_on_toolbox": "tool-1", "status": "running"}]
+        full_items = [{**item, "ports": {}} for item in items]
         environment = {"hasAuthToken": True, "hasApiKey": True, "port": 30000}
-        return 200, {**public, "environment": environment, "tool_instances": items}
+        return 200, {**public, "environment": environment, "tool_instances": full_items}
 
     def tool_route(self, method: str, path: str, body: Any, auth: str | None) -> tuple[int, Any]:
         if denied := self.auth(auth):
@@ -106,21 +112,29 @@ class BrokenAgent:
             return 200, {"tool_instances": list(self.tools.values())}
         if method == "POST" and parts == ["tools"]:
             name = body["instanceNameOnToolbox"]
-            self.tools[name] = {
-                "account_tool_instance_id": body["accountToolInstanceId"],
-                "instance_name_on_toolbox": name,
-                "status": "running",
-            }
+            self.tools[name] = tool_item(name, body["accountToolInstanceId"], "running")
             return 201, self.tools[name]
-        name = parts[1] if len(parts) > 1 else ""
+        name = unquote(parts[1]) if len(parts) > 1 else ""
         if name not in self.tools:
             return 404, {"error": f"no managed container {name!r}"}
         if method == "DELETE":
             return 200, self.tools.pop(name)
         if self.flaw == "stop_500" and parts[2:] == ["stop"]:
             return 500, {"error": "internal error"}
-        self.tools[name]["status"] = {"stop": "exited", "start": "running"}[parts[2]]
+        self.tools[name]["status"] = {"stop": "stopped", "start": "running"}[parts[2]]
         return 200, self.tools[name]
+
+
+def tool_item(name: str, instance_id: str, status: str) -> dict[str, Any]:
+    """A tool as the public /status lists it (DTMA-CONTRACT.md)."""
+    return {
+        "account_tool_instance_id": instance_id,
+        "instance_name_on_toolbox": name,
+        "container_id": f"c0ffee{abs(hash(name)):016x}",
+        "status": status,
+        "image": "tool:1",
+        "created": 1750000000,
+    }
 
 
 def _handler_for(agent: BrokenAgent) -> type[BaseHTTPRequestHandler]:

@@ -20,30 +20,36 @@ FULL = {
     "system_metrics": {"cpu_load_percent": 3},
     "tool_instances": [
         {"account_tool_instance_id": "ati-1", "status": "running"},
-        {"account_tool_instance_id": "ati-2", "status": "exited"},
-        {"account_tool_instance_id": "ati-3", "status": "restarting"},
-        {"account_tool_instance_id": "ati-4", "status": "dead"},
+        {"account_tool_instance_id": "ati-2", "status": "stopped"},
+        {"account_tool_instance_id": "ati-3", "status": "starting"},
+        {"account_tool_instance_id": "ati-4", "status": "exited"},
         {"instance_name_on_toolbox": "no-id", "status": "running"},
     ],
 }
 
 
 @pytest.mark.parametrize(
-    ("docker_state", "expected"),
+    ("word", "expected"),
     [
         ("running", "running"),
-        ("exited", "stopped"),
         ("stopped", "stopped"),
-        ("created", "deploying"),
-        ("restarting", "deploying"),
+        ("STOPPED", "stopped"),
+        ("pending", "deploying"),
+        ("starting", "deploying"),
+        ("stopping", "deploying"),
+        ("error", "error"),
+        # Docker's own words are not the backend's: a stopped tool would show as broken.
+        ("exited", "error"),
+        ("created", "error"),
+        ("restarting", "error"),
         ("paused", "error"),
         ("dead", "error"),
         (None, "error"),
         (3, "error"),
     ],
 )
-def test_instance_status_follows_the_backend_mapping(docker_state: object, expected: str) -> None:
-    assert instance_status(docker_state) == expected
+def test_instance_status_follows_the_backend_mapping(word: object, expected: str) -> None:
+    assert instance_status(word) == expected
 
 
 def test_a_full_report_marks_the_toolbox_active_with_its_version_and_instances() -> None:

@@ -109,6 +109,27 @@ def test_status_without_account_tool_instance_ids_fails(run_smoke: RunSmoke) -> 
     )
 
 
+def test_docker_state_words_fail_the_contract(run_smoke: RunSmoke) -> None:
+    run = smoke_against(run_smoke, "docker_words")
+    assert_broken(
+        run,
+        "status-contract",
+        "~ tool_instances[0].status: expected one of running, stopped, pending, starting, "
+        'stopping, error, got "exited"',
+        "the backend's status mapper turns any word",
+    )
+
+
+def test_a_tool_list_hidden_without_credentials_fails(run_smoke: RunSmoke) -> None:
+    run = smoke_against(run_smoke, "private_tool_list")
+    assert_broken(
+        run,
+        "status-contract",
+        "GET /status (without credentials) departs from what the backend's tool list reads",
+        "- tool_instances: missing",
+    )
+
+
 def test_misconfigured_agent_fails_with_its_reason(run_smoke: RunSmoke) -> None:
     run = smoke_against(run_smoke, "misconfigured")
     assert_broken(
@@ -145,7 +166,7 @@ def test_tool_lifecycle_cleans_up_when_a_step_fails(run_smoke: RunSmoke) -> None
             "lifecycle",
         )
         left = dict(agent.tools)
-    assert_broken(run, "tool-lifecycle", "step 'stop' failed: POST /tools/smoke-tool-")
+    assert_broken(run, "tool-lifecycle", "step 'stop' failed: POST /tools/smoke%20tool%20")
     assert left == {}, "the suite left its tool container behind"
 
 

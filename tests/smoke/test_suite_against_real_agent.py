@@ -73,6 +73,9 @@ def local_agent(
     agent = LocalAgent(backend, tmp_path)
     try:
         agent.wait_until_serving()
+        # /health answers while the web stack still loads; the suite times /status against its
+        # latency budget, so the app must be there first (a request meanwhile simply waits).
+        wait_until_healthy(f"http://127.0.0.1:{agent.port}", path="/status")
         yield agent
     finally:
         agent.stop()

@@ -1,11 +1,16 @@
 """A stand-in for the Agentopia (Supabase) backend, faithful to DTMA-CONTRACT.md.
 
-Two functions, served on loopback:
+Three functions, served on loopback:
 - `POST /functions/v1/heartbeat`: the agent's heartbeat. 204, 401 for an unknown droplet token,
   400 for a body that is not JSON. `heartbeat_mode` makes it answer 500 or hang instead.
 - `POST /functions/v1/toolboxes-user/{id}/refresh-status`: the frontend's "refresh status". One
   `GET /status` to the agent with the backend key, single attempt, no retry; any failure inside
-  comes back as HTTP 500 `{"error": ...}`, as the real function does.
+  comes back as HTTP 500 `{"error": ...}`, as the real function does. Item statuses go through
+  the backend's status mapper (`smoke_tests.backend_refresh.instance_status`: its six words, any
+  other becomes error).
+- `GET /functions/v1/toolbox-tools/{id}`: the backend's tool list. One `GET /status` WITHOUT any
+  Authorization header (10 s timeout), reading `container_id`, `instance_name_on_toolbox`,
+  `status`, `image` and `created` (Unix seconds, times 1000) of each `tool_instances[]` item.
 
 The real function always calls port 30000; this one takes the agent's port per toolbox so that
 tests can run agents on free loopback ports.
@@ -24,22 +29,12 @@ from typing import Any
 
 import requests
 
+from smoke_tests.backend_refresh import instance_status
 from tests.support.readiness import wait_until
 
 REFRESH_PATH = re.compile(r"^/functions/v1/toolboxes-user/([^/]+)/refresh-status$")
+TOOL_LIST_PATH = re.compile(r"^/functions/v1/toolbox-tools/([^/]+)$")
 HEARTBEAT_PATH = "/functions/v1/heartbeat"
-STATUS_MAP = {
-    "running": "running",
-    "exited": "stopped",
-    "stopped": "stopped",
-    "created": "deploying",
-    "restarting": "deploying",
-}
-
-
-def instance_status_from_docker(state: str | None) -> str:
-    """The backend's mapping from a tool item's Docker state to `status_on_toolbox`."""
-    return STATUS_MAP.get(state or "", "error")
 
 
 @dataclass
@@ -97,6 +92,9 @@ class BackendStandIn:
 
     def refresh_url(self, toolbox_id: str) -> str:
         return f"{self.api_base_url}/toolboxes-user/{toolbox_id}/refresh-status"
+
+    def tool_list_url(self, toolbox_id: str) -> str:
+        return f"{self.api_base_url}/toolbox-tools/{toolbox_id}"
 
     # data
     def add_toolbox(
@@ -173,14 +171,44 @@ class BackendStandIn:
         for item in body.get("tool_instances") or []:
             instance_id = item.get("account_tool_instance_id") if isinstance(item, dict) else None
             if instance_id:
-                self.instance_statuses[instance_id] = instance_status_from_docker(
-                    item.get("status")
-                )
+                self.instance_statuses[instance_id] = instance_status(item.get("status"))
         return 200, dict(row)
+
+    def handle_tool_list(self, toolbox_id: str, authorization: str) -> tuple[int, Any]:
+        if authorization != f"Bearer {self.user_jwt}":
+            return 401, {"error": "Unauthorized"}
+        toolbox = self._toolboxes.get(toolbox_id)
+        if toolbox is None:
+            return 500, {"error": f"Toolbox {toolbox_id} not found or access denied."}
+        try:
+            # No Authorization header: the backend's list calls the public /status.
+            resp = requests.get(
+                f"http://{toolbox.agent_host}:{toolbox.agent_port}/status", timeout=10
+            )
+            items = resp.json().get("tool_instances") or []
+        except (requests.RequestException, ValueError, AttributeError) as exc:
+            return 500, {"error": f"Failed to list tools: {exc}"}
+        return 200, [
+            {
+                "container_id": item.get("container_id"),
+                "instance_name_on_toolbox": item.get("instance_name_on_toolbox"),
+                "status": item.get("status"),
+                "image": item.get("image"),
+                "created_ms": item["created"] * 1000 if item.get("created") is not None else None,
+            }
+            for item in items
+        ]
 
 
 def _handler_for(backend: BackendStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            authorization = self.headers.get("Authorization", "")
+            if match := TOOL_LIST_PATH.match(self.path):
+                self._answer(*backend.handle_tool_list(match.group(1), authorization))
+            else:
+                self._answer(404, {"error": "Not found"})
+
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             authorization = self.headers.get("Authorization", "")

@@ -1,0 +1,104 @@
+"""uvicorn, configured so that slow or many clients cannot hold the agent.
+
+- HEADER_SECONDS: a connection must deliver a request's headers within this time (uvicorn has
+  no such deadline of its own: a client could connect and send nothing, forever);
+- IDLE_SECONDS: a kept-alive connection with no new request is closed (uvicorn's keep-alive);
+- MAX_CONNECTIONS: past this many connections and requests in flight, uvicorn answers 503;
+- MAX_HEADER_BYTES: headers larger than this are refused (h11).
+Bodies are capped and credentials checked before a body is read by `dtma.guard`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from dtma.bootstrap import App, DeferredApp
+from dtma.config import Settings
+
+GRACE_SECONDS = 8  # below Docker's default 10 s stop timeout, so we exit before SIGKILL
+BACKLOG = 2048  # uvicorn's default
+HEADER_SECONDS = 10.0
+IDLE_SECONDS = 5
+MAX_CONNECTIONS = 100
+MAX_HEADER_BYTES = 16 * 1024
+
+
+class H11WithHeaderDeadline(H11Protocol):
+    """uvicorn's h11 protocol, plus a deadline for each request's headers."""
+
+    _header_deadline: asyncio.TimerHandle | None = None
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_deadline = self.loop.call_later(HEADER_SECONDS, self._headers_too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_deadline = None
+        # Still no complete request line and headers: whatever the client is doing, it is not
+        # sending a request.
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state is not h11.IDLE:
+            self._disarm()  # the headers are in
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()  # for the next request on this connection
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+def load_app(settings: Settings) -> App:
+    from dtma.app import create_app  # the web stack and the Docker SDK: over a second here
+
+    return create_app(settings)
+
+
+def serve(settings: Settings, sock: socket.socket) -> None:
+    """Serve on `sock` until SIGTERM or SIGINT; exit 1 when the app cannot be loaded."""
+    server: uvicorn.Server | None = None
+
+    def stop() -> None:
+        if server is not None:
+            server.should_exit = True
+
+    app = DeferredApp(lambda: load_app(settings), on_failure=stop)
+    config = uvicorn.Config(
+        app,
+        host="0.0.0.0",
+        port=settings.port,
+        http=H11WithHeaderDeadline,
+        lifespan="on",
+        access_log=False,  # our middleware writes one line per request, without headers
+        log_config=None,
+        timeout_graceful_shutdown=GRACE_SECONDS,
+        timeout_keep_alive=IDLE_SECONDS,
+        limit_concurrency=MAX_CONNECTIONS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        backlog=BACKLOG,
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if app.failed:
+        sys.exit(1)

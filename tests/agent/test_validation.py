@@ -1,0 +1,91 @@
+"""Strict validation before Docker: host addresses, unknown override keys, instance ids, docs.
+
+The engine is unreachable in these tests: a 400 (not 503) proves Docker was never asked.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.agent.conftest import BACKEND_KEY, auth
+
+HEADERS = auth(BACKEND_KEY)
+
+
+def body_with(override: dict | None = None, **fields: str) -> dict:
+    body = {
+        "dockerImageUrl": "x:1",
+        "instanceNameOnToolbox": "tool-1",
+        "accountToolInstanceId": "ati-1",
+        **fields,
+    }
+    if override is not None:
+        body["baseConfigOverrideJson"] = override
+    return body
+
+
+def binding(host_ip: str) -> dict:
+    return {"HostConfig": {"PortBindings": {"8080/tcp": [{"HostIp": host_ip, "HostPort": "1"}]}}}
+
+
+@pytest.mark.parametrize("host_ip", ["127.1", "0177.0.0.1", ".", "localhost", "1.2.3.4.5", ":::"])
+def test_host_ip_must_be_an_ip_address(offline_client, host_ip):
+    response = offline_client.post("/tools", json=body_with(binding(host_ip)), headers=HEADERS)
+    assert response.status_code == 400, response.text
+    assert "HostIp: not an IP address" in response.json()["error"]
+
+
+@pytest.mark.parametrize("host_ip", ["", "127.0.0.1", "0.0.0.0", "::1", "fd00::5"])
+def test_real_addresses_pass_validation(offline_client, host_ip):
+    response = offline_client.post("/tools", json=body_with(binding(host_ip)), headers=HEADERS)
+    assert response.status_code == 503  # through validation, stopped only by the absent engine
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"Env": [], "Cmd": ["sh"]}, "baseConfigOverrideJson.Cmd"),
+        ({"HostConfig": {"Privileged": True}}, "baseConfigOverrideJson.HostConfig.Privileged"),
+        (
+            {"HostConfig": {"Binds": ["/:/host"], "PortBindings": {}}},
+            "baseConfigOverrideJson.HostConfig.Binds",
+        ),
+        (
+            {"HostConfig": {"PortBindings": {"80": [{"HostPort": "1", "Proto": "x"}]}}},
+            "baseConfigOverrideJson.HostConfig.PortBindings.80.0.Proto",
+        ),
+    ],
+)
+def test_unknown_override_keys_are_400_naming_them(offline_client, override, named):
+    response = offline_client.post("/tools", json=body_with(override), headers=HEADERS)
+    assert response.status_code == 400, response.text
+    assert f"unknown key {named}" in response.json()["error"]
+
+
+def test_two_unknown_keys_are_both_named(offline_client):
+    override = {"Cmd": [], "HostConfig": {"CapAdd": ["ALL"]}}
+    error = offline_client.post("/tools", json=body_with(override), headers=HEADERS).json()["error"]
+    assert "baseConfigOverrideJson.Cmd" in error
+    assert "baseConfigOverrideJson.HostConfig.CapAdd" in error
+
+
+@pytest.mark.parametrize("instance_id", ["ati\n1", "ati\x00", "\x1b[31mred", "ati\x85"])
+def test_account_tool_instance_id_refuses_control_characters(offline_client, instance_id):
+    response = offline_client.post(
+        "/tools", json=body_with(accountToolInstanceId=instance_id), headers=HEADERS
+    )
+    assert response.status_code == 400
+    assert "accountToolInstanceId is blank or contains control characters" in response.text
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_interactive_docs_are_off(offline_client, path):
+    assert offline_client.get(path, headers=HEADERS).status_code == 404
+
+
+def test_the_openapi_document_needs_credentials(offline_client):
+    assert offline_client.get("/openapi.json").status_code == 401
+    assert offline_client.get("/openapi.json", headers=auth("wrong")).status_code == 403
+    document = offline_client.get("/openapi.json", headers=HEADERS)
+    assert document.status_code == 200
+    assert "/tools/{name}/start" in document.json()["paths"]
