@@ -5,6 +5,7 @@ one, find one and tell whether it answers; `tasks.sandbox` drives their lifecycl
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import subprocess
 import time
@@ -22,7 +23,6 @@ from tasks.rootfs import RootfsBuildFailed, ensure_rootfs_image
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 STATE_DIR = PROJECT_DIR / ".sandbox"
 KNOWN_HOSTS = STATE_DIR / "known_hosts"
-DROPLET_IMAGE = "dtma-droplet:bookworm"
 DROPLET_INIT = PROJECT_DIR / "sandbox" / "droplet-init"
 DROPLET_PACKAGES = (
     "openssh-server",
@@ -34,6 +34,11 @@ DROPLET_PACKAGES = (
     "procps",
     "python3",
 )
+# Named by what it is made of, so a changed init script or package list builds a new image
+# instead of reusing an old one left on the engine.
+DROPLET_IMAGE = "dtma-droplet:bookworm-" + hashlib.sha256(
+    DROPLET_INIT.read_bytes() + " ".join(DROPLET_PACKAGES).encode()
+).hexdigest()[:10]
 LABEL = "dtma.sandbox"
 ENGINE_VERSION = ["docker", "info", "--format", "{{.ServerVersion}}"]
 BOOT_TIMEOUT = 120.0

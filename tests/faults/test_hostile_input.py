@@ -10,6 +10,7 @@ import requests
 
 from tests.faults.support import KEY, load_image, record
 from tests.support.deploy import inspect
+from tests.support.images import TOOL_IMAGE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -17,7 +18,7 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 BYSTANDER = "fault-unmanaged"  # a container on the host that the agent did not create
 
 
-def tool(name: str, image: str = "dtma-test-tool:busybox") -> dict[str, str]:
+def tool(name: str, image: str = TOOL_IMAGE) -> dict[str, str]:
     return {"dockerImageUrl": image, "instanceNameOnToolbox": name, "accountToolInstanceId": "x"}
 
 

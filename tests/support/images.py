@@ -9,7 +9,8 @@ from pathlib import Path
 import docker
 
 BUSYBOX = Path("/bin/busybox")
-TOOL_IMAGE = "dtma-test-tool:busybox"
+# The tag names the config: an image left by an older checkout is never taken for this one.
+TOOL_IMAGE = "dtma-test-tool:busybox-stops-on-term"
 
 
 def busybox_rootfs_tar() -> bytes:
@@ -31,7 +32,9 @@ def busybox_rootfs_tar() -> bytes:
 
 
 def ensure_tool_image(client: docker.DockerClient, tag: str = TOOL_IMAGE) -> str:
-    """Import the busybox image once; its default command is a small web server on port 8080."""
+    """Import the busybox image once; its default command is a small web server on port 8080
+    that stops at once on SIGTERM (as PID 1, httpd alone would ignore it and every `docker stop`
+    would wait out its 10 s)."""
     try:
         client.images.get(tag)
         return tag
@@ -42,6 +45,9 @@ def ensure_tool_image(client: docker.DockerClient, tag: str = TOOL_IMAGE) -> str
         busybox_rootfs_tar(),
         repository=repository,
         tag=version or "latest",
-        changes=['CMD ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]', "EXPOSE 8080"],
+        changes=[
+            'CMD ["/bin/sh", "-c", "trap \'exit 0\' TERM; /bin/httpd -f -p 8080 -h /www & wait"]',
+            "EXPOSE 8080",
+        ],
     )
     return tag
