@@ -59,15 +59,23 @@ def get_status(url: str, key: str | None) -> requests.Response:
         raise VerifyFailed(f"{url}/status: {type(exc).__name__}") from None
 
 
-def check_status(url: str, backend_key: str, version: str) -> dict[str, Any]:
-    """The backend's call: /status with its key, full report, the version we just shipped."""
-    response = get_status(url, backend_key)
+def status_body(url: str, key: str | None, asked: str) -> dict[str, Any]:
+    """/status answered 200 with a JSON object, or VerifyFailed saying which call failed."""
+    response = get_status(url, key)
     if response.status_code != 200:
-        raise VerifyFailed(f"/status with the backend key answered HTTP {response.status_code}")
+        raise VerifyFailed(f"/status {asked} answered HTTP {response.status_code}")
     try:
         body = response.json()
     except ValueError:
-        raise VerifyFailed("/status answered something that is not JSON") from None
+        raise VerifyFailed(f"/status {asked} answered something that is not JSON") from None
+    if not isinstance(body, dict) or "status" not in body:
+        raise VerifyFailed(f"/status {asked} has no status field")
+    return body
+
+
+def check_status(url: str, backend_key: str, version: str) -> dict[str, Any]:
+    """The backend's call: /status with its key, full report, the version we just shipped."""
+    body = status_body(url, backend_key, "with the backend key")
     missing = [name for name in FULL_STATUS_SCHEMA["required"] if name not in body]
     if missing:
         raise VerifyFailed(f"/status lacks {', '.join(missing)} (contract fields)")
@@ -106,15 +114,7 @@ def check_agent(
 def check_public(url: str, timeout: float, alive: Callable[[], None] | None = None) -> None:
     """What anyone can reach on the public port, no credentials: /health, the /status summary."""
     wait_for_health(url, timeout, alive=alive)
-    response = get_status(url, None)
-    if response.status_code != 200:
-        raise VerifyFailed(f"{url}/status without credentials answered {response.status_code}")
-    try:
-        body = response.json()
-    except ValueError:
-        raise VerifyFailed(f"{url}/status answered something that is not JSON") from None
-    if not isinstance(body, dict) or "status" not in body:
-        raise VerifyFailed(f"{url}/status without credentials has no status field")
+    status_body(url, None, f"at {url} without credentials")
 
 
 def public_status(url: str) -> dict[str, Any]:

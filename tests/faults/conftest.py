@@ -6,7 +6,6 @@ Everything made here is named `dtma-fault-*` and removed at the end of the sessi
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from tasks.droplet import KNOWN_HOSTS
 from tests.faults.support import assert_smoke_passes, env_text
 from tests.support.contexts import make_context
 from tests.support.deploy import deploy, fab, on_host
-from tests.support.ports import free_port
+from tests.support.sandboxes import sandbox_for_tests
 
 PREFIX = "dtma-fault"
 
@@ -85,11 +84,7 @@ def env_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def fault_box() -> Iterator[sandbox.Sandbox]:
-    name = f"{PREFIX}-{uuid.uuid4().hex[:6]}"
-    try:
-        yield sandbox.up(name, free_port(), free_port(), quiet=True)
-    finally:
-        sandbox.down(name)
+    yield from sandbox_for_tests(PREFIX)
 
 
 @pytest.fixture(scope="session")

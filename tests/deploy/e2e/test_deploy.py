@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import subprocess
 import time
-import uuid
 
 import pytest
 
-from tasks import sandbox
 from tests.support.contexts import make_context, version_of
 from tests.support.deploy import (
     ENV_TEXT,
@@ -28,8 +26,8 @@ from tests.support.deploy import (
     public_version,
     verify_urls,
 )
-from tests.support.ports import free_port
 from tests.support.readiness import wait_until
+from tests.support.sandboxes import sandbox_for_tests
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -54,23 +52,14 @@ def env_file(tmp_path_factory):
     return path
 
 
-def sandbox_named(prefix: str):
-    """A sandbox for the module, removed afterwards even when starting it failed half-way."""
-    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
-    try:
-        yield sandbox.up(name, free_port(), free_port(), quiet=True)
-    finally:
-        sandbox.down(name)
-
-
 @pytest.fixture(scope="module")
 def box_a():
-    yield from sandbox_named("dtma-deptest-a")
+    yield from sandbox_for_tests("dtma-deptest-a")
 
 
 @pytest.fixture(scope="module")
 def box_b():
-    yield from sandbox_named("dtma-deptest-b")
+    yield from sandbox_for_tests("dtma-deptest-b")
 
 
 def no_secrets(result: subprocess.CompletedProcess[str]) -> None:

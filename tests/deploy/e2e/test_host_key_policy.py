@@ -19,8 +19,8 @@ from tasks.droplet import KNOWN_HOSTS, get_container
 from tests.support.capture import eth0_capture
 from tests.support.contexts import ROOT, make_context
 from tests.support.deploy import ENV_TEXT, KEY, TOKEN, fab_argv
-from tests.support.ports import free_port
 from tests.support.readiness import wait_until
+from tests.support.sandboxes import sandbox_for_tests
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -29,11 +29,7 @@ ENV_FILE = "/etc/dtma/dtma.env"
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[sandbox.Sandbox]:
-    name = f"dtma-hostkey-{uuid.uuid4().hex[:6]}"
-    try:
-        yield sandbox.up(name, free_port(), free_port(), quiet=True)
-    finally:
-        sandbox.down(name)
+    yield from sandbox_for_tests("dtma-hostkey")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import stat
 import subprocess
-import uuid
 from collections.abc import Iterator
 
 import paramiko
@@ -12,18 +11,14 @@ import pytest
 
 from tasks import sandbox
 from tasks.host_keys import HostKeyCheck, HostKeyRefused, fingerprint, known_host_name
-from tests.support.ports import free_port
+from tests.support.sandboxes import sandbox_for_tests
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[sandbox.Sandbox]:
-    name = f"dtma-hostkey-{uuid.uuid4().hex[:6]}"
-    try:
-        yield sandbox.up(name, free_port(), free_port(), quiet=True)
-    finally:
-        sandbox.down(name)
+    yield from sandbox_for_tests("dtma-hostkeys")
 
 
 def connect(box: sandbox.Sandbox, check: HostKeyCheck) -> paramiko.SSHClient:
