@@ -24,7 +24,7 @@ HELP = {
     "verify_url": "where the agent answers (default http://HOST:30000); per host: H1=URL,H2=URL",
     "verify_timeout": "seconds to wait for /health (default 60)",
     "full": "send the whole image, not only the layers the host lacks",
-    "force_unlock": "break a deploy lock older than its TTL (default 15 min)",
+    "force_unlock": "break a deploy lock its holder stopped renewing (TTL, default 15 min)",
     "restart_anyway": "release and restart the agent even when the host already runs this image "
     "with this env file (by default such a host is only verified and left running)",
     "keep": "how many releases to keep (default 3)",
