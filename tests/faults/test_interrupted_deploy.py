@@ -120,7 +120,8 @@ def test_ctrl_c_while_the_old_agent_stops(host, contexts):
 
 def test_host_left_between_stop_and_start_is_restored_by_rollback(host):
     """A link lost in the middle of the cutover (old agent stopped and set aside, new one created
-    but never started): `fab status` says no agent runs, and `fab rollback` brings the old back."""
+    but never started): `fab status` says no agent runs, and `fab rollback` brings the old
+    release back."""
     before = inspect(host.box, "dtma")
     version = public_version(host.box)
     cut = host.sh(
@@ -138,6 +139,11 @@ def test_host_left_between_stop_and_start_is_restored_by_rollback(host):
     assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]
     recovery = seconds_until_healthy(host.box.agent_url, sent, limit=60)
     assert public_version(host.box) == version
-    assert inspect(host.box, "dtma")["Id"] == before["Id"]  # the old agent itself, restarted
+    # The old agent's release again: its image and labels, run with the host's env file now
+    # (a rollback never brings back the environment of a container that predates a rotation).
+    after = inspect(host.box, "dtma")
+    assert after["Image"] == before["Image"] and after["State"]["Running"]
+    assert after["Config"]["Labels"] == before["Config"]["Labels"]
+    assert after["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
     host.smoke()
     record("link lost between stop and start, then fab rollback", recovery_seconds=recovery)
