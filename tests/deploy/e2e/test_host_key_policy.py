@@ -1,12 +1,14 @@
 """`fab deploy` checks the droplet's SSH host key before anything is sent: an unknown key is
 refused unless trusted on first use, a changed key is refused always; and no token crosses the
-network in plain HTTP. The droplet is read
+network in plain HTTP; a long deploy keeps its lock fresh. The droplet is read
 through this machine's Docker engine (`docker exec`), never over SSH, to see what arrived."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +130,40 @@ def test_no_token_crosses_the_network_in_plain_http_during_a_deploy(
     assert b"GET /status" in captured and b"GET /health" in captured  # outside checks, seen
     assert KEY.encode() not in captured
     assert TOKEN.encode() not in captured and b"tok-capture-" not in captured
+
+
+def test_a_long_deploy_renews_its_lock_so_force_unlock_cannot_break_it(box, context, tmp_path):
+    """A full upload takes many times the lock's TTL here; a forced taker meanwhile must still
+    find the lock fresh (renewed), not stale."""
+    env = {
+        **os.environ,
+        "DTMA_DEPLOY_LOCK_TTL": "2",
+        "DTMA_DEPLOY_KNOWN_HOSTS": str(KNOWN_HOSTS),
+    }
+    env_file = tmp_path / "dtma.env"
+    env_file.write_text(ENV_TEXT)
+    args = ["deploy", "--context", str(context), "--env-file", str(env_file)]
+    args += ["--verify-url", box.agent_url]
+    first = subprocess.Popen(
+        fab_argv([box], *args, "--full", "--restart-anyway"),
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: on_droplet(box, "test", "-d", "/var/lib/dtma-deploy/lock").returncode == 0,
+            "the first deploy holding the lock",
+            gave_up=lambda: None if first.poll() is None else "the first deploy ended",
+        )
+        time.sleep(5)  # more than twice the TTL: without renewal the lock would look stale
+        owner = json.loads(on_droplet(box, "cat", "/var/lib/dtma-deploy/lock/owner").stdout)
+        assert owner["renewed_at"] > owner["acquired_at"] + 2, owner  # renewed, over SSH
+        assert first.poll() is None, "the first deploy ended before the forced one could try"
+        forced = subprocess.run(
+            fab_argv([box], *args, "--force-unlock"),
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    finally:
+        out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, out[-2000:] + err[-2000:]
+    assert forced.returncode != 0, forced.stdout[-2000:]
+    assert "another deploy holds the lock: " in forced.stderr, forced.stderr
