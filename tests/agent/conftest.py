@@ -122,3 +122,15 @@ def stop_agent(agent: AgentProcess) -> int:
             agent.process.kill()
             agent.process.wait()
     return agent.process.returncode
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[AgentProcess]:
+    """`python -m dtma` with both tokens and no backend URL, stopped after the test.
+    (Modules that need another agent define their own `agent`.)"""
+    env = {"DTMA_BEARER_TOKEN": DROPLET_TOKEN, "BACKEND_TO_DTMA_API_KEY": BACKEND_KEY}
+    process = start_agent(env, tmp_path / "agent.log")
+    try:
+        yield process
+    finally:
+        stop_agent(process)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from dtma.models import CreateToolRequest
 from dtma.port_bindings import requested_bindings
-from tests.agent.conftest import BACKEND_KEY, DROPLET_TOKEN, auth, start_agent, stop_agent
+from tests.agent.conftest import BACKEND_KEY, auth
 
 HEADERS = auth(BACKEND_KEY)
 
@@ -38,16 +36,6 @@ def test_only_the_agents_own_port_is_moved():
         "9090/udp": [{"HostIp": "", "HostPort": "7"}],
     }
     assert requested.moved_off_agent_port == ["8080/tcp"]
-
-
-@pytest.fixture
-def agent(tmp_path: Path, docker_client) -> Iterator:
-    env = {"DTMA_BEARER_TOKEN": DROPLET_TOKEN, "BACKEND_TO_DTMA_API_KEY": BACKEND_KEY}
-    process = start_agent(env, tmp_path / "agent.log")
-    try:
-        yield process
-    finally:
-        stop_agent(process)
 
 
 def first_http_status(url: str) -> int:

@@ -16,7 +16,7 @@ import uvicorn
 
 from dtma import guard, serving
 from dtma.guard import MAX_BODY_BYTES, RequestGuard
-from tests.agent.conftest import BACKEND_KEY, DROPLET_TOKEN, settings_for, start_agent, stop_agent
+from tests.agent.conftest import BACKEND_KEY, settings_for
 from tests.support.ports import free_port
 
 MB = 1024 * 1024
@@ -145,16 +145,6 @@ def upload_without_credentials(port: int, size: int, statuses: list[int]) -> Non
                     time.sleep(0.001)
         assert answer, "the agent closed the connection without an answer"
         statuses.append(int(answer.split()[1]))
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator:
-    env = {"DTMA_BEARER_TOKEN": DROPLET_TOKEN, "BACKEND_TO_DTMA_API_KEY": BACKEND_KEY}
-    process = start_agent(env, tmp_path / "agent.log")
-    try:
-        yield process
-    finally:
-        stop_agent(process)
 
 
 @pytest.mark.e2e
