@@ -36,9 +36,12 @@ DROPLET_PACKAGES = (
 )
 # Named by what it is made of, so a changed init script or package list builds a new image
 # instead of reusing an old one left on the engine.
-DROPLET_IMAGE = "dtma-droplet:bookworm-" + hashlib.sha256(
-    DROPLET_INIT.read_bytes() + " ".join(DROPLET_PACKAGES).encode()
-).hexdigest()[:10]
+DROPLET_IMAGE = (
+    "dtma-droplet:bookworm-"
+    + hashlib.sha256(DROPLET_INIT.read_bytes() + " ".join(DROPLET_PACKAGES).encode()).hexdigest()[
+        :10
+    ]
+)
 LABEL = "dtma.sandbox"
 ENGINE_VERSION = ["docker", "info", "--format", "{{.ServerVersion}}"]
 BOOT_TIMEOUT = 120.0
