@@ -30,7 +30,7 @@ class DeploySettings:
     candidate_port: int = 30001
     verify_url: str | None = None
     verify_timeout: float = 60.0
-    settle_seconds: float = 3.0
+    settle_seconds: float = 0.0
     health_timeout: float = 90.0
     stage_dir: str = "/var/tmp/dtma-deploy"
     remote_env_file: str = "/etc/dtma/dtma.env"
@@ -41,6 +41,9 @@ class DeploySettings:
     full: bool = False
     force_unlock: bool = False
     restart_anyway: bool = False
+    adopt: bool = False
+    env_from_host: bool = False
+    replace_token: bool = False
     reports_dir: str = "reports"
     known_hosts: str | None = None
     accept_new_host_key: bool = False

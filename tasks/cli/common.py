@@ -27,6 +27,13 @@ HELP = {
     "force_unlock": "break a deploy lock its holder stopped renewing (TTL, default 15 min)",
     "restart_anyway": "release and restart the agent even when the host already runs this image "
     "with this env file (by default such a host is only verified and left running)",
+    "adopt": "take over port 30000 from a DTMA container this tool did not deploy (e.g. "
+    "Agentopia's dtma_manager): it becomes the previous release, its name keeps answering "
+    "for containers linked to it",
+    "env_from_host": "take DTMA_BEARER_TOKEN, BACKEND_TO_DTMA_API_KEY and AGENTOPIA_API_BASE_URL "
+    "from the running (or adopted) container instead of a local env file",
+    "replace_token": "adopt even though the env file's DTMA_BEARER_TOKEN differs from the "
+    "adopted container's (Agentopia then rejects the droplet's heartbeats until it has it)",
     "keep": "how many releases to keep (default 3)",
     "known_hosts": "known_hosts file checked first (and where --accept-new-host-key records); "
     "~/.ssh/known_hosts is always read too",

@@ -32,6 +32,9 @@ DEPLOY_FLAGS = (
     "full",
     "force_unlock",
     "restart_anyway",
+    "adopt",
+    "env_from_host",
+    "replace_token",
     *HOST_KEY_FLAGS,
 )
 
@@ -48,10 +51,13 @@ def deploy(
     full=False,
     force_unlock=False,
     restart_anyway=False,
+    adopt=False,
+    env_from_host=False,
+    replace_token=False,
     known_hosts=None,
     accept_new_host_key=False,
 ) -> None:
-    """Build, ship only missing layers, check a candidate, swap, verify; roll back on failure."""
+    """Build, ship missing layers, check a candidate, hand over, verify; roll back on failure."""
     with one_line_errors():
         s = settings_from(locals())
         remote, run = remote_of(c, s), rollout_of(c)
@@ -120,7 +126,7 @@ def release_image(
     known_hosts=None,
     accept_new_host_key=False,
 ) -> None:
-    """Candidate check, swap and verify an image already on the host; roll back on failure."""
+    """Candidate check, handover and verify an image already on the host; roll back on failure."""
     with one_line_errors():
         s = settings_from(locals())
         remote = remote_of(c, s)

@@ -8,6 +8,8 @@ from tasks.commands.shell import Argv, or_true, silenced
 
 LOG_OPTS = ["--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3"]
 DOCKER_SOCK = "/var/run/docker.sock:/var/run/docker.sock"
+# On the agents that can share the public port with their successor during a handover.
+HANDOVER_LABEL = "dtma.handover"
 
 
 def inspect(name: str) -> Argv:
@@ -29,6 +31,50 @@ def create(
     for key, value in sorted((labels or {}).items()):
         argv += ["--label", f"{key}={value}"]
     return [*argv, image]
+
+
+def create_agent(
+    name: str,
+    image: str,
+    *,
+    env_file: str,
+    check_port: int,
+    labels: Mapping[str, str] | None = None,
+) -> Argv:
+    """The agent's container on the host's own network, not yet promoted (`--restart no`): it
+    answers on 127.0.0.1:`check_port` only, and takes the public port (shared with the agent it
+    replaces, SO_REUSEPORT) once promoted. See steps/handover.py."""
+    argv = ["docker", "create", "--name", name, "--restart", "no", "--network", "host"]
+    argv += ["--env-file", env_file, "-e", f"DTMA_CHECK_PORT={check_port}"]
+    argv += ["-v", DOCKER_SOCK, *LOG_OPTS]
+    for key, value in sorted({**(labels or {}), HANDOVER_LABEL: "reuseport"}.items()):
+        argv += ["--label", f"{key}={value}"]
+    return [*argv, image]
+
+
+def create_forwarder(name: str, image: str, labels: Mapping[str, str], port: int) -> Argv:
+    """A container that keeps `name` (and so every `--link name:alias` to it) reaching the agent
+    on the host's network: it relays port `port` of its bridge address to the host's."""
+    argv = ["docker", "create", "--name", name, "--restart", "always"]
+    argv += ["--add-host", "host.docker.internal:host-gateway"]
+    argv += [
+        "-e",
+        f"DTMA_FORWARD_PORT={port}",
+        "-e",
+        f"DTMA_FORWARD_TARGET=host.docker.internal:{port}",
+    ]
+    argv += [*LOG_OPTS]
+    for key, value in sorted(labels.items()):
+        argv += ["--label", f"{key}={value}"]
+    return [*argv, image, "/opt/venv/bin/python", "-m", "dtma.forwarder"]
+
+
+def set_restart(name: str, policy: str) -> Argv:
+    return ["docker", "update", "--restart", policy, name]
+
+
+def signal(name: str, signal_name: str) -> Argv:
+    return ["docker", "kill", "--signal", signal_name, name]
 
 
 def start(name: str) -> Argv:

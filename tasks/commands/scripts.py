@@ -24,7 +24,8 @@ shift 4
 health='{{if .State.Health}}{{.State.Health.Status}}{{end}}'
 { echo "docker=$(docker version --format '{{.Server.Version}}' 2>/dev/null)"; } &
 { echo "running=$(docker container inspect --format \
-"{{.Image}} {{.State.Running}} {{.Config.Image}} $health" "$container" 2>/dev/null)"; } &
+"{{.Image}} {{.State.Running}} {{.Config.Image}} {{.HostConfig.NetworkMode}} $health" \
+"$container" 2>/dev/null)"; } &
 { echo "target=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)"; } &
 { echo "env=$(sha256sum "$env_file" 2>/dev/null | cut -d' ' -f1)"; } &
 { echo "lock=$(cat "$lock_dir/owner" 2>/dev/null || { [ -d "$lock_dir" ] && echo unknown; })"; } &
@@ -71,3 +72,54 @@ def settle_probe(name: str, settle: float, healthcheck: Sequence[str] | None) ->
 
 def host_layers() -> Argv:
     return ["sh", "-c", HOST_LAYERS]
+
+
+# Which containers link to container $1 (`--link $1:alias`): "name alias" lines.
+LINKED_TO = """\
+ids=$(docker ps -aq)
+[ -z "$ids" ] || docker inspect --format '{{.Name}} {{join .HostConfig.Links " "}}' $ids |
+while read -r name links; do
+  for link in $links; do
+    case "$link" in "/$1:"*) echo "${name#/} ${link##*/}" ;; esac
+  done
+done"""
+
+# Docker re-resolves links by name only when the engine starts: restart it with live-restore on,
+# so every container keeps running meanwhile. Refuses (exit 3) rather than stop containers.
+RESTART_ENGINE = """\
+conf=/etc/docker/daemon.json
+if [ "$(docker info --format '{{.LiveRestoreEnabled}}')" != true ]; then
+  if [ ! -s "$conf" ]; then
+    mkdir -p /etc/docker && echo '{"live-restore": true}' >"$conf"
+  elif command -v python3 >/dev/null; then
+    python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["live-restore"]=True
+json.dump(d, open(p + ".tmp", "w"), indent=2)' "$conf" && mv "$conf.tmp" "$conf" || exit 3
+  else
+    echo "$conf exists and there is no python3 to add live-restore to it" >&2; exit 3
+  fi
+  kill -HUP "$(cat /var/run/docker.pid)"
+  i=0; until [ "$(docker info --format '{{.LiveRestoreEnabled}}')" = true ]; do
+    i=$((i+1)); [ $i -lt 100 ] || { echo "the engine did not turn live-restore on" >&2; exit 3; }
+    sleep 0.1
+  done
+fi
+old=$(cat /var/run/docker.pid)
+if command -v systemctl >/dev/null && systemctl is-active -q docker 2>/dev/null; then
+  systemctl restart docker
+else
+  touch /run/dockerd.restart  # a supervisor without systemd (the sandbox's init) restarts it
+  kill -TERM "$old"
+fi
+i=0
+until [ "$(cat /var/run/docker.pid 2>/dev/null)" != "$old" ] && docker version >/dev/null 2>&1; do
+  i=$((i+1)); [ $i -lt 600 ] || { echo "the engine did not come back within 60 s" >&2; exit 4; }
+  sleep 0.1
+done"""
+
+
+def linked_to(name: str) -> Argv:
+    return ["sh", "-c", LINKED_TO, "dtma-linked", name]
+
+
+def restart_engine() -> Argv:
+    return ["sh", "-c", RESTART_ENGINE]

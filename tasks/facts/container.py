@@ -26,6 +26,9 @@ class ContainerState:
     restart_count: int = 0
     health: str = "none"  # Docker's health status; "none" without a HEALTHCHECK
     healthcheck: tuple[str, ...] = ()  # the image's HEALTHCHECK test, e.g. ("CMD-SHELL", "…")
+    network_mode: str = ""  # "host", "default", "bridge", "container:…"
+    restart_policy: str = ""  # "no", "always", "unless-stopped", "on-failure"
+    created: str = ""
 
     @property
     def version(self) -> str:
@@ -39,6 +42,7 @@ class ContainerState:
     def from_inspect(cls, data: dict[str, Any]) -> ContainerState:
         state = data.get("State") or {}
         config = data.get("Config") or {}
+        host = data.get("HostConfig") or {}
         return cls(
             name=str(data.get("Name", "")).lstrip("/"),
             id=str(data.get("Id", "")),
@@ -53,6 +57,9 @@ class ContainerState:
             restart_count=int(data.get("RestartCount") or 0),
             health=str((state.get("Health") or {}).get("Status", "none")),
             healthcheck=tuple((config.get("Healthcheck") or {}).get("Test") or ()),
+            network_mode=str(host.get("NetworkMode", "")),
+            restart_policy=str((host.get("RestartPolicy") or {}).get("Name") or "no"),
+            created=str(data.get("Created", "")),
         )
 
 

@@ -19,6 +19,7 @@ class HostSurvey:
     running_image_id: str = ""  # image id of the agent container ("" when there is none)
     running_ref: str = ""  # the image reference it was created from, e.g. dtma:abc1234
     running: bool = False
+    network_mode: str = ""  # of the agent container: "host" for agents that hand over
     health: str = ""  # Docker's health status of the agent ("" without a HEALTHCHECK)
     target_image_id: str = ""  # what the new image's tag resolves to on the host
     env_sha256: str = ""  # of the host's env file ("" when there is none)
@@ -26,6 +27,7 @@ class HostSurvey:
     free_bytes: int | None = None  # on the Docker data root (or /)
     publishers: dict[int, list[str]] = field(default_factory=dict)  # port -> container names
     listeners: dict[int, bool] = field(default_factory=dict)  # port -> anything listening
+    adoptee: str = ""  # a container not ours publishing the agent's port, to be adopted
 
     def up_to_date(self, image_id: str, env_sha256: str) -> bool:
         """The agent already runs exactly this image with exactly this env file."""
@@ -52,7 +54,8 @@ def parse_survey(text: str, ports: Sequence[int]) -> HostSurvey:
         running_image_id=running[0] if running else "",
         running=len(running) > 1 and running[1] == "true",
         running_ref=running[2] if len(running) > 2 else "",
-        health=running[3] if len(running) > 3 else "",
+        network_mode=running[3] if len(running) > 3 else "",
+        health=running[4] if len(running) > 4 else "",
         target_image_id=values.get("target", ""),
         env_sha256=values.get("env", ""),
         lock_owner=values.get("lock", ""),

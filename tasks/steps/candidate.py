@@ -1,5 +1,6 @@
-"""candidate: the new image runs beside the running agent, on the host's loopback only, and
-must pass the backend's checks through an SSH tunnel before the running agent is touched."""
+"""candidate: the new image runs beside the running agent, answering on the host's loopback only
+(its check port), and must pass the backend's checks through an SSH tunnel before the running
+agent is touched. The candidate that passes is the release (steps/handover.py promotes it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tasks.errors import DeployError, VerifyFailed
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps.agent_checks import check_agent
+from tasks.steps.handover import INSTANCE_HEADER, instance_of
 from tasks.steps.verify import check_stable, running
 
 
@@ -17,8 +19,9 @@ def last_logs(remote: Remote, name: str, step: str, lines: int = 50) -> str:
     return result.stdout.rstrip()
 
 
-def check_through_tunnel(remote: Remote, s: DeploySettings, version: str) -> None:
-    """The candidate's checks through `ssh -L` to the host's loopback-only candidate port."""
+def check_through_tunnel(remote: Remote, s: DeploySettings, version: str) -> str:
+    """The candidate's checks through `ssh -L` to the host's loopback-only check port; returns
+    the instance id it answers with."""
     with remote.tunnel(s.candidate_port) as url:
         check_agent(
             url,
@@ -27,20 +30,23 @@ def check_through_tunnel(remote: Remote, s: DeploySettings, version: str) -> Non
             timeout=s.verify_timeout,
             alive=running(remote, s.candidate),
         )
+        instance = instance_of(url)
+    if not instance:
+        raise VerifyFailed(f"answers without the {INSTANCE_HEADER} header: too old to hand over")
+    return instance
 
 
 def check_candidate(
-    remote: Remote, s: DeploySettings, image_ref: str, version: str, *, keep: bool = False
-) -> None:
-    """Start the new image beside the running one and check it; remove it either way.
+    remote: Remote, s: DeploySettings, image_ref: str, version: str, labels: dict[str, str]
+) -> str:
+    """Start the new image beside the running one and check it. Returns its instance id.
 
-    `keep=True` leaves a candidate that passed for the caller to remove (the release does, in
-    the round trip that prepares the new agent); a failed or interrupted one is removed here.
+    A candidate that passed is left running for the handover; a failed or interrupted one is
+    removed here, having served nothing outside.
     """
     name = s.candidate
-    publish = f"127.0.0.1:{s.candidate_port}:{s.port}"
-    create = docker.create(
-        name, image_ref, env_file=s.remote_env_file, publish=publish, restart="no"
+    create = docker.create_agent(
+        name, image_ref, env_file=s.remote_env_file, check_port=s.candidate_port, labels=labels
     )
     passed = False
     try:
@@ -51,9 +57,11 @@ def check_candidate(
         )
         if not started.ok:
             raise VerifyFailed(f"could not start: {started.last_line()}")
-        check_through_tunnel(remote, s, version)
-        check_stable(remote, name, min(s.settle_seconds, 1.0))
+        instance = check_through_tunnel(remote, s, version)
+        # Proves it did not restart or exit meanwhile: the one that answered is the one kept.
+        check_stable(remote, name, 0)
         passed = True
+        return instance
     except VerifyFailed as exc:
         logs = last_logs(remote, name, "candidate")
         print(f"--- last log lines of the candidate ({image_ref}) ---\n{logs}\n---")
@@ -65,5 +73,5 @@ def check_candidate(
         ) from None
     finally:
         # On every way out, Ctrl-C included: a candidate never outlives its check.
-        if not (passed and keep):
+        if not passed:
             remote.run(docker.remove_if_present(name), step="candidate")

@@ -1,7 +1,8 @@
 """The whole deploy of one host, step by step; each step takes what the one before returned.
 
 preflight -> build -> check -> (already up to date: verify) | lock: plan -> ship -> env ->
-candidate -> release -> verify (-> rollback) ; then the report, whatever happened.
+candidate -> release (handover) -> [adopt] -> verify (-> rollback) ; then the report, whatever
+happened.
 """
 
 from __future__ import annotations
@@ -13,19 +14,21 @@ from contextlib import contextmanager
 
 from docker import DockerClient
 
-from tasks.commands import docker, files
+from tasks.commands import files
 from tasks.envfile import EnvFile
 from tasks.errors import VerifyFailed
+from tasks.facts.container import read_container
 from tasks.facts.host_images import read_chain_ids
 from tasks.facts.survey import HostSurvey
 from tasks.layers import plan_layers
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
-from tasks.steps import lock, preflight, report
+from tasks.steps import adopt, lock, preflight, report
 from tasks.steps.build import BuildKey, BuiltImage, build
 from tasks.steps.candidate import check_candidate
 from tasks.steps.env import install_env
-from tasks.steps.release import swap
+from tasks.steps.handover import Retire, hand_over
+from tasks.steps.release import release_labels, replace_agent
 from tasks.steps.rollback import roll_back_after
 from tasks.steps.ship import ship
 from tasks.steps.verify import verify_release, verify_unchanged
@@ -52,19 +55,25 @@ def run_deploy(
     touched = False
     try:
         with step(rep, "preflight"):
-            env = preflight.load_env(s, rep.host)
+            env = None if s.env_from_host else preflight.load_env(s, rep.host)
             s.agent_url(remote.keys, remote.hostname)  # a --verify-url without this host fails
-        s = s.with_backend_key(env.values["BACKEND_TO_DTMA_API_KEY"])
-        rep.env_sha256 = env.sha256
+        if env is not None:
+            s = s.with_backend_key(env.values["BACKEND_TO_DTMA_API_KEY"])
         with step(rep, "build"):
             built = build(s, cache=build_cache)
         rep.version, rep.new_image = built.version, built.ref
         with step(rep, "check"):
             found = preflight.check_host(remote, s, built.ref)
+            adoptee = adopt.survey(remote, found.adoptee) if found.adoptee else None
+            if adoptee:
+                print(f"{rep.host}: adopting {adoptee.describe()}", flush=True)
+            env = preflight.env_for(remote, s, env, adoptee)
+        s = s.with_backend_key(env.values["BACKEND_TO_DTMA_API_KEY"])
+        rep.env_sha256 = env.sha256
         rep.old_image = found.running_ref or None
         touched = True
         unchanged = found.up_to_date(built.image_id, env.sha256) and not found.lock_owner
-        if unchanged and not s.restart_anyway:
+        if unchanged and not s.restart_anyway and not adoptee:
             # Nothing to ship, nothing to restart: an outage for nothing. Check it answers.
             print(f"{rep.host}: already up to date ({built.ref}, same env file)", flush=True)
             rep.image_bytes, rep.layers_total = built.size, len(built.diff_ids)
@@ -74,7 +83,7 @@ def run_deploy(
             rep.outcome = "already up to date"
         else:
             with lock.held(remote, s.lock_dir, s.lock_ttl, s.force_unlock):
-                run_locked(remote, s, rep, env, built, found, docker_client)
+                run_locked(remote, s, rep, env, built, found, adoptee, docker_client)
     except Exception as exc:
         rep.error = str(exc)
         raise
@@ -89,6 +98,7 @@ def run_locked(
     env: EnvFile,
     built: BuiltImage,
     found: HostSurvey,
+    adoptee: adopt.Adoptee | None = None,
     docker_client: DockerClient | None = None,
 ) -> None:
     """Everything that changes the host, under its deploy lock. `docker_client`: the local
@@ -116,15 +126,16 @@ def run_locked(
         install_env(remote, s, env)
     with step(rep, "candidate"):
         rep.outcome = "refused (candidate failed, running agent untouched)"
-        check_candidate(remote, s, built.ref, built.version, keep=True)
-    try:
-        with step(rep, "release"):
-            rep.outcome = "failed during release"
-            # The candidate that passed goes in the round trip that prepares the new agent.
-            swap(remote, s, built.ref, built.version, remove_first=(s.candidate,))
-    except BaseException:
-        remote.run(docker.remove_if_present(s.candidate), step="release", check=False)
-        raise
+        labels = release_labels(built.version)
+        instance = check_candidate(remote, s, built.ref, built.version, labels)
+    with step(rep, "release"):
+        rep.outcome = "failed during release"
+        old = adoptee.state if adoptee else read_container(remote, s.container, "release")
+        took = hand_over(remote, s, instance, Retire(old, keep_as=s.previous))
+        print(f"{rep.host}: the new agent took port {s.port} in {took:.2f} s", flush=True)
+    if adoptee:
+        with step(rep, "adopt"):
+            adopt.install_forwarder(remote, s, adoptee, built.ref)
     try:
         with step(rep, "verify"):
             rep.verify = verify_release(remote, s, built.version, built.healthcheck)
@@ -150,8 +161,7 @@ def release_existing_image(remote: Remote, s: DeploySettings, image_ref: str, ve
     """`fab release`: an image already on the host goes through candidate, swap and verify,
     under the lock; a failed verify rolls back. Returns the verify summary."""
     with lock.held(remote, s.lock_dir, s.lock_ttl):
-        check_candidate(remote, s, image_ref, version)
-        swap(remote, s, image_ref, version)
+        replace_agent(remote, s, image_ref, version, keep_as=s.previous)
         try:
             return verify_release(remote, s, version)
         except VerifyFailed as failure:

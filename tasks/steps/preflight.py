@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tasks import envfile
+from tasks.envfile import EnvFile
 from tasks.errors import DeployError
+from tasks.facts.container import read_container
 from tasks.facts.survey import HostSurvey, read_survey
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
+from tasks.steps import adopt
 from tasks.units import human_bytes
 
 REPOSITORY = "dtma"  # the agent's images on every host: dtma:<version>, dtma:latest
@@ -30,8 +35,9 @@ def with_backend_key(s: DeploySettings, host: str) -> DeploySettings:
 
 
 def check_host(remote: Remote, s: DeploySettings, image_ref: str = "") -> HostSurvey:
-    """SSH answers, Docker answers, and the agent's ports are ours to use; one round trip,
-    which also brings back what the rest of the deploy needs to know (facts/survey.py)."""
+    """SSH answers, Docker answers, and the agent's ports are ours to use (or, with --adopt, held
+    by a container to take over); one round trip, which also brings back what the rest of the
+    deploy needs to know (facts/survey.py)."""
     ports = (s.port, s.candidate_port)
     found = read_survey(
         remote,
@@ -48,25 +54,66 @@ def check_host(remote: Remote, s: DeploySettings, image_ref: str = "") -> HostSu
             "the Docker engine does not answer",
             "start it (systemctl start docker)",
         )
-    ours = {s.container, s.previous, s.candidate}
-    for port, allowed in ((s.port, {s.container, s.previous}), (s.candidate_port, {s.candidate})):
-        names = found.publishers.get(port, [])
-        foreign = [name for name in names if name not in ours]
-        if foreign:
+    adoptee = ""
+    names = found.publishers.get(s.port, [])
+    foreign = [name for name in names if name not in (s.container, s.previous, s.candidate)]
+    if foreign and not s.adopt:
+        facts = adopt.survey(remote, foreign[0]).describe()
+        raise DeployError(
+            remote.host,
+            "preflight",
+            f"port {s.port} is held by a container this tool did not deploy: {facts}",
+            "deploy with --adopt to take it over (`fab rollback` gives it back); "
+            "nothing was changed",
+        )
+    if foreign:
+        adoptee = foreign[0]
+    elif found.listeners.get(s.port) and not names and found.network_mode != "host":
+        raise outside_docker(remote.host, s.port)
+    if found.publishers.get(s.candidate_port):
+        name = found.publishers[s.candidate_port][0]
+        if name != s.candidate:
             raise DeployError(
                 remote.host,
                 "preflight",
-                f"port {port} is held by container {foreign[0]}",
-                f"stop it or free port {port}; nothing was changed",
+                f"port {s.candidate_port} is held by container {name}",
+                f"stop it or free port {s.candidate_port}; nothing was changed",
             )
-        if found.listeners.get(port) and not set(names) & allowed:
+    elif found.listeners.get(s.candidate_port) and not read_container(remote, s.candidate):
+        raise outside_docker(remote.host, s.candidate_port)
+    return replace(found, adoptee=adoptee)
+
+
+def outside_docker(host: str, port: int) -> DeployError:
+    return DeployError(
+        host,
+        "preflight",
+        f"port {port} is held by a process outside Docker",
+        f"free port {port} (ss -ltnp 'sport = :{port}'); nothing was changed",
+    )
+
+
+def env_for(
+    remote: Remote, s: DeploySettings, env: EnvFile | None, adoptee: adopt.Adoptee | None
+) -> EnvFile:
+    """The env file the agent gets: the local one, or with --env-from-host the one the running
+    (or adopted) container has. A local file whose DTMA_BEARER_TOKEN differs from the adopted
+    container's would orphan the droplet in Agentopia's database: refused without
+    --replace-token."""
+    if s.env_from_host or env is None:
+        return adopt.env_from(remote, adoptee.state.name if adoptee else s.container)
+    if adoptee and not s.replace_token:
+        theirs = adopt.env_from(remote, adoptee.state.name).values["DTMA_BEARER_TOKEN"]
+        if theirs != env.values["DTMA_BEARER_TOKEN"]:
             raise DeployError(
                 remote.host,
                 "preflight",
-                f"port {port} is held by a process outside Docker",
-                f"free port {port} (ss -ltnp 'sport = :{port}'); nothing was changed",
+                f"{s.env_file} has another DTMA_BEARER_TOKEN than {adoptee.state.name} runs with "
+                "(Agentopia would reject the droplet's heartbeats)",
+                "use --env-from-host to keep the droplet's own, or --replace-token; "
+                "nothing was changed",
             )
-    return found
+    return env
 
 
 def check_disk(host: str, free_bytes: int | None, need_bytes: int) -> None:

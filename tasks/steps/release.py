@@ -1,4 +1,4 @@
-"""release: the running agent is renamed aside, the new one created, then one short cutover."""
+"""release: a candidate checked, then handed the public port (steps/candidate, steps/handover)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import getpass
 import socket
 import time
 
-from tasks.commands import docker
-from tasks.commands.shell import chain, then
-from tasks.errors import DeployError
-from tasks.facts.container import read_container
+from tasks.facts.container import ContainerState, read_container
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
+from tasks.steps.candidate import check_candidate
+from tasks.steps.handover import Retire, hand_over
 
 
 def release_labels(version: str) -> dict[str, str]:
@@ -24,39 +23,20 @@ def release_labels(version: str) -> dict[str, str]:
     }
 
 
-def swap(
+def replace_agent(
     remote: Remote,
     s: DeploySettings,
     image_ref: str,
     version: str,
     *,
-    remove_first: tuple[str, ...] = (),
-) -> None:
-    """Rename the running agent aside, create the new one, then stop old + start new at once.
-
-    `remove_first`: containers to remove in the same round trip (a candidate that passed).
-    """
-    current = read_container(remote, s.container, step="release")
-    prepare = [docker.remove_if_present(name) for name in (*remove_first, s.previous)]
-    if current:
-        prepare.append(docker.rename(s.container, s.previous))
-    new_agent = docker.create(
-        s.container,
-        image_ref,
-        env_file=s.remote_env_file,
-        publish=f"{s.port}:{s.port}",
-        labels=release_labels(version),
-    )
-    prepared = remote.run(chain(*prepare, new_agent), step="release", check=False)
-    if not prepared.ok:
-        restore = [docker.remove_if_present(s.container)]
-        if current:
-            restore.append(docker.rename(s.previous, s.container))
-        remote.run(then(*restore), step="release", check=False)
-        cause = prepared.last_line() if prepared.stderr.strip() else "docker create failed"
-        raise DeployError(remote.host, "release", cause, "the running agent was not touched")
-    # The only window without an agent: one SSH round trip, stop then start.
-    cutover = [docker.start(s.container)]
-    if current:
-        cutover.insert(0, docker.stop(s.previous))
-    remote.run(chain(*cutover), step="release", hint="rolling back")
+    labels: dict[str, str] | None = None,
+    keep_as: str = "",
+    old: ContainerState | None = None,
+) -> float:
+    """`image_ref` becomes the agent: checked as a candidate, then handed over. The agent it
+    replaces (`old`, default the one named s.container) is kept stopped as `keep_as`, or
+    removed. Returns the seconds the handover took."""
+    if old is None:
+        old = read_container(remote, s.container, step="release")
+    instance = check_candidate(remote, s, image_ref, version, labels or release_labels(version))
+    return hand_over(remote, s, instance, Retire(old, keep_as))

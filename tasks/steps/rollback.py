@@ -1,4 +1,9 @@
-"""rollback: the previous release runs again, after a failed verify or when asked."""
+"""rollback: the previous release runs again, after a failed verify or when asked.
+
+A previous release of ours runs again from its image and labels with today's env file (a
+rollback after a key rotation does not bring the rotated key back), handed over like any
+release. A container we adopted (steps/adopt.py) comes back exactly as it was.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,16 @@ from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import ContainerState, read_container
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
+from tasks.steps import adopt
+from tasks.steps.agent_checks import wait_for_health
 from tasks.steps.candidate import last_logs
-from tasks.steps.verify import check_agent_as_deployed, check_stable, verify_release
+from tasks.steps.handover import shares_port
+from tasks.steps.release import replace_agent
+from tasks.steps.verify import running, verify_release
 
 
 def recreated(s: DeploySettings, previous: ContainerState, name: str) -> Argv:
-    """A container `name` for the previous release: its image and labels, but today's env
-    file, so a rollback after a key rotation does not bring the rotated key back."""
+    """A release of the kind that publishes the port itself (before handovers existed)."""
     return docker.create(
         name,
         previous.image_ref or previous.image_id,
@@ -24,22 +32,35 @@ def recreated(s: DeploySettings, previous: ContainerState, name: str) -> Argv:
     )
 
 
-def restore_previous(remote: Remote, s: DeploySettings) -> bool:
-    """Remove the failed new agent and run the previous release again (with today's env file);
-    False when there is none (a first deploy: the failed agent is stopped and left for
-    inspection)."""
-    previous = read_container(remote, s.previous, step="rollback")
-    if previous is None:
-        remote.run(docker.stop(s.container), step="rollback", check=False)
-        return False
-    back = [
-        docker.remove_if_present(s.container),
-        recreated(s, previous, s.container),
-        docker.remove(s.previous),
-        docker.start(s.container),
-    ]
-    remote.run(chain(*back), step="rollback")
-    return True
+def bring_back(remote: Remote, s: DeploySettings, previous: ContainerState, keep: bool) -> str:
+    """`previous` serves again; the current agent is kept as the previous one, or removed.
+    Returns the name of the container now serving."""
+    if adopt.is_adopted(previous):
+        return adopt.give_back(remote, s, previous, keep_ours=keep)
+    if shares_port(previous):
+        keep_as = f"{s.container}-rolled-back" if keep else ""
+        replace_agent(
+            remote, s, previous.image_ref or previous.image_id, previous.version,
+            labels=previous.labels, keep_as=keep_as,
+        )  # fmt: skip
+        steps = [docker.remove(s.previous)]
+        if keep:
+            steps.append(docker.rename(keep_as, s.previous))
+        remote.run(chain(*steps), step="rollback")
+    else:
+        aside = f"{s.container}-rolled-back"
+        steps = [
+            docker.remove_if_present(aside),
+            docker.set_restart(s.container, "no"),
+            docker.stop(s.container),
+            docker.rename(s.container, aside),
+            recreated(s, previous, s.container),
+            docker.remove(s.previous),
+            docker.start(s.container),
+            docker.rename(aside, s.previous) if keep else docker.remove(aside),
+        ]
+        remote.run(chain(*steps), step="rollback")
+    return s.container
 
 
 def roll_back_after(
@@ -48,60 +69,49 @@ def roll_back_after(
     """Verify failed: show the failed agent's logs, bring the previous one back, say so."""
     logs = last_logs(remote, s.container, "rollback")
     print(f"--- last log lines of the failed agent ({version}) ---\n{logs}\n---")
-    if not restore_previous(remote, s):
+    previous = read_container(remote, s.previous, step="rollback")
+    if previous is None:
+        remote.run(docker.stop(s.container), step="rollback", check=False)
         return DeployError(
             remote.host,
             "verify",
             str(failure),
             f"first deploy, nothing to roll back to: {s.container} left stopped for inspection",
         )
-    previous = read_container(remote, s.container, step="rollback")
     try:
-        if previous and previous.version:
-            check_agent_as_deployed(remote, s, previous.version)
-        check_stable(remote, s.container, s.settle_seconds)
-    except VerifyFailed as exc:
+        restored = read_container(remote, bring_back(remote, s, previous, keep=False), "rollback")
+        verify_restored(remote, s, restored)
+    except (VerifyFailed, DeployError) as exc:
         return DeployError(
             remote.host,
             "verify",
             f"{failure}; the rollback did not verify either: {exc}",
             "inspect the host",
         )
-    image = previous.image_ref if previous else None
+    image = previous.image_ref or previous.image_id
     return DeployError(remote.host, "verify", str(failure), f"rolled back to {image}")
 
 
 def switch_to_previous(remote: Remote, s: DeploySettings) -> ContainerState | None:
-    """The previous release runs again (with today's env file), the current one becomes the
-    previous. Returns the agent container as it now is."""
+    """`fab rollback`: the previous release runs again, the current one becomes the previous
+    (so a second rollback undoes the first). Returns the agent container as it now is."""
     previous = read_container(remote, s.previous, step="rollback")
     if previous is None:
         cause = f"no {s.previous} container"
         raise DeployError(remote.host, "rollback", cause, "nothing to roll back to")
-    aside, fresh = f"{s.container}-rollback", f"{s.container}-restored"
-    prepare = [
-        docker.remove_if_present(aside),
-        docker.remove_if_present(fresh),
-        recreated(s, previous, fresh),
-    ]
-    remote.run(chain(*prepare), step="rollback", hint="the running agent was not touched")
-    steps = [
-        docker.rename(s.container, aside),
-        docker.rename(fresh, s.container),
-        docker.stop(aside),
-        docker.start(s.container),
-        docker.remove(s.previous),
-        docker.rename(aside, s.previous),
-    ]
-    remote.run(chain(*steps), step="rollback")
-    return read_container(remote, s.container, step="rollback")
+    return read_container(remote, bring_back(remote, s, previous, keep=True), step="rollback")
 
 
 def verify_restored(remote: Remote, s: DeploySettings, restored: ContainerState | None) -> str:
     """The agent `fab rollback` brought back answers, whatever version it is."""
-    version = restored.version if restored else ""
     try:
-        return verify_release(remote, s, version)
+        if restored is None:
+            raise VerifyFailed("no agent container after the rollback")
+        if adopt.is_adopted(restored):
+            url = s.agent_url(remote.keys, remote.hostname)
+            wait_for_health(url, s.verify_timeout, alive=running(remote, restored.name))
+            return f"ok: {restored.name} ({restored.image_ref}) answers {url}/health again"
+        return verify_release(remote, s, restored.version)
     except VerifyFailed as exc:
         raise DeployError(
             remote.host, "rollback", str(exc), "see `fab logs`; `fab rollback` again undoes it"

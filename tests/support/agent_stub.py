@@ -12,8 +12,10 @@ from dtma.contract import FULL_STATUS_SCHEMA
 
 
 class AgentStub:
-    def __init__(self, *, key: str, version: str, status: str = "healthy") -> None:
-        self.key, self.version, self.status = key, version, status
+    def __init__(
+        self, *, key: str, version: str, status: str = "healthy", instance: str = "stub-1"
+    ) -> None:
+        self.key, self.version, self.status, self.instance = key, version, status, instance
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -23,6 +25,8 @@ class AgentStub:
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                if stub.instance:
+                    self.send_header("X-DTMA-Instance", stub.instance)
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -18,13 +18,28 @@ def settings(agent_url: str, **overrides) -> DeploySettings:
     return DeploySettings(verify_url=agent_url, **{**fast, **overrides}).with_backend_key(KEY)
 
 
-def container(name: str, *, version: str = "v1", running: bool = True, restarts: int = 0) -> dict:
+def container(
+    name: str,
+    *,
+    version: str = "v1",
+    running: bool = True,
+    restarts: int = 0,
+    handover: bool = False,
+    labels: dict | None = None,
+) -> dict:
+    """A container as `docker inspect` shows it: one of our releases by default (`handover`: of
+    the kind that shares its port on the host's network); `labels` replace ours (not ours)."""
+    ours = {"dtma.version": version, **({"dtma.handover": "reuseport"} if handover else {})}
     return {
         "Name": f"/{name}",
         "Id": f"id-{name}",
         "Image": IMAGE_ID,
         "RestartCount": restarts,
-        "Config": {"Image": f"dtma:{version}", "Labels": {"dtma.version": version}},
+        "HostConfig": {
+            "NetworkMode": "host" if handover else "default",
+            "RestartPolicy": {"Name": "unless-stopped" if running else "no"},
+        },
+        "Config": {"Image": f"dtma:{version}", "Labels": ours if labels is None else labels},
         "State": {"Status": "running" if running else "exited", "Running": running},
     }
 

@@ -12,6 +12,8 @@ INSPECT = {
     "Name": "/dtma",
     "Image": "sha256:" + "a" * 64,
     "RestartCount": 2,
+    "Created": "2026-11-28T07:59:59.5Z",
+    "HostConfig": {"NetworkMode": "host", "RestartPolicy": {"Name": "unless-stopped"}},
     "State": {
         "Status": "running",
         "Running": True,
@@ -44,6 +46,9 @@ def test_every_field_the_steps_use():
         restart_count=2,
         health="healthy",
         healthcheck=("CMD-SHELL", "true"),
+        network_mode="host",
+        restart_policy="unless-stopped",
+        created="2026-11-28T07:59:59.5Z",
     )
     assert state.version == "abc1234"
     assert state.started_timestamp() == 1795852800.0

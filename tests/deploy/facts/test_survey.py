@@ -20,7 +20,7 @@ ENV_SHA = "b" * 64
 def answer(**overrides: str) -> str:
     values = {
         "docker": "20.10.24",
-        "running": f"{IMAGE} true dtma:abc1234 healthy",
+        "running": f"{IMAGE} true dtma:abc1234 host healthy",
         "target": IMAGE,
         "env": ENV_SHA,
         "lock": "",
@@ -43,6 +43,7 @@ def test_parse_reads_every_field():
         "dtma:abc1234",
     )
     assert found.health == "healthy" and found.target_image_id == IMAGE
+    assert found.network_mode == "host"
     assert found.env_sha256 == ENV_SHA and found.lock_owner == ""
     assert found.free_bytes == 2048 * 1024
     assert found.publishers == {30000: ["dtma"], 30001: []}
@@ -65,8 +66,8 @@ def test_up_to_date_needs_same_image_same_env_running_and_not_unhealthy():
     not_up_to_date = [
         (answer(), other, ENV_SHA),  # another image was built
         (answer(), IMAGE, "d" * 64),  # another env file
-        (answer(running=f"{IMAGE} false dtma:x healthy"), IMAGE, ENV_SHA),  # stopped
-        (answer(running=f"{IMAGE} true dtma:x unhealthy"), IMAGE, ENV_SHA),
+        (answer(running=f"{IMAGE} false dtma:x host healthy"), IMAGE, ENV_SHA),  # stopped
+        (answer(running=f"{IMAGE} true dtma:x host unhealthy"), IMAGE, ENV_SHA),
         (answer(target=other), IMAGE, ENV_SHA),  # the tag points elsewhere on the host
         (answer(env=""), IMAGE, ""),
         (answer(running="", target=""), "", ENV_SHA),

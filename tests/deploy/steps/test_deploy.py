@@ -114,7 +114,7 @@ def test_fresh_host_gets_every_step_in_order(context):
         )
     assert rep.outcome == "deployed" and rep.layers_sent == rep.layers_total == 2
     # Every check that presents the key goes through SSH: the candidate's port, then the agent's.
-    assert remote.tunneled == [30001, 30000]
+    assert remote.tunneled == [30001, 30000, 30000]
     assert kinds(remote) == [
         "survey",
         "mkdir -p",  # the lock, taken and signed
@@ -132,9 +132,9 @@ def test_fresh_host_gets_every_step_in_order(context):
         "sh -c",  # installed atomically, its sha256 read back
         "docker rm",  # candidate: created and started
         "settle",
-        "docker container",  # release: no agent to set aside
-        "docker rm",  # the candidate goes, the new agent is created
-        "docker start",
+        "docker container",  # release: no agent to hand over from
+        "sh -c",  # the candidate promoted: it takes the public port
+        "docker rename",  # and the agent's name
         "settle",  # verify
         "grep -qF",  # the lock, released only if its owner file still names this take
         "printf %s\\n",  # the audit line
@@ -197,12 +197,13 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "sh -c",
         "docker rm",
         "settle",
-        "docker container",  # release: v1 is set aside as dtma-previous
-        "docker rm",
-        "docker stop",  # the cutover
+        "docker container",  # release: v1 publishes its port itself (an earlier kind)
+        "sh -c",  # the candidate promoted
+        "docker update",  # so v1 stops first, then the candidate binds
+        "docker rm",  # v1 is set aside as dtma-previous, the candidate takes the name
         "docker logs",  # verify failed: the failed agent's logs
         "docker container",  # is there a previous release?
-        "docker rm",  # remove the failed one, previous back under its name, started
+        "docker rm",  # v1 is of the kind that publishes: back in its own shape
         "docker container",
         "settle",  # the restored agent is stable
         "grep -qF",

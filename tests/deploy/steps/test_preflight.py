@@ -6,7 +6,12 @@ from tasks.commands import scripts
 from tasks.errors import DeployError
 from tasks.steps.preflight import check_disk, check_host
 from tests.support.fake_remote import FakeRemote, result
-from tests.support.host_answers import settings, survey_answer
+from tests.support.host_answers import (
+    NO_SUCH_CONTAINER,
+    inspect_answer,
+    settings,
+    survey_answer,
+)
 
 
 def test_a_fresh_host_is_one_survey_and_nothing_else():
@@ -28,8 +33,8 @@ def test_a_fresh_host_is_one_survey_and_nothing_else():
     ("answer", "cause"),
     [
         (survey_answer(docker=""), "the Docker engine does not answer"),
-        (survey_answer(publish30000="other "), "port 30000 is held by container other"),
-        (survey_answer(listen30001="1"), "port 30001 is held by a process outside Docker"),
+        (survey_answer(listen30000="1"), "port 30000 is held by a process outside Docker"),
+        (survey_answer(publish30001="other "), "port 30001 is held by container other"),
         (result(exit_code=127, stderr=scripts.NO_DOCKER), scripts.NO_DOCKER),
     ],
 )
@@ -40,6 +45,34 @@ def test_refusals_name_host_step_and_cause(answer, cause):
     assert (failure.value.host, failure.value.step) == ("root@droplet:22", "preflight")
     assert failure.value.cause == cause
     assert len(remote.sent) == 1
+
+
+def test_a_listener_on_the_check_port_without_our_candidate_is_refused():
+    remote = FakeRemote().answer("sh", with_=survey_answer(listen30001="1"))
+    remote.answer("inspect", with_=NO_SUCH_CONTAINER)
+    with pytest.raises(DeployError, match="port 30001 is held by a process outside Docker"):
+        check_host(remote, settings("http://agent"))
+
+
+def test_a_port_held_by_a_container_not_ours_is_refused_naming_it_and_adopt():
+    remote = FakeRemote().answer("sh", "-c", with_=survey_answer(publish30000="dtma_manager "))
+    remote.answer("inspect", with_=inspect_answer("dtma_manager"))
+    with pytest.raises(DeployError) as failure:
+        check_host(remote, settings("http://agent"))
+    assert "dtma_manager: image dtma:v1" in failure.value.cause
+    assert "--adopt" in failure.value.hint and "nothing was changed" in failure.value.hint
+
+
+def test_with_adopt_the_container_holding_the_port_is_the_one_to_adopt():
+    remote = FakeRemote().answer("sh", with_=survey_answer(publish30000="dtma_manager "))
+    found = check_host(remote, settings("http://agent", adopt=True))
+    assert found.adoptee == "dtma_manager"
+
+
+def test_an_agent_on_the_host_network_holds_the_port_without_publishing_it():
+    answer = survey_answer(running="sha256:a true dtma:v1 host", listen30000="1")
+    remote = FakeRemote().answer("sh", with_=answer)
+    assert check_host(remote, settings("http://agent")).network_mode == "host"
 
 
 def test_our_own_containers_may_hold_the_ports():

@@ -2,12 +2,13 @@
 
 import pytest
 
-from tasks.commands import docker, scripts
-from tasks.commands.shell import chain, with_stderr
+from tasks.commands import docker
+from tasks.commands.shell import chain
 from tasks.errors import DeployError, VerifyFailed
+from tasks.steps.handover import promote, stop_for_good
 from tasks.steps.rollback import roll_back_after, switch_to_previous
 from tests.support.agent_stub import AgentStub
-from tests.support.fake_remote import FakeRemote
+from tests.support.fake_remote import FakeRemote, result
 from tests.support.host_answers import (
     KEY,
     NO_SUCH_CONTAINER,
@@ -28,12 +29,14 @@ def RECREATED_AS(name: str) -> list[str]:
     )
 
 
-def test_a_failed_verify_brings_the_previous_release_back_and_checks_it():
+def test_a_failed_verify_hands_the_port_back_to_the_previous_release_and_checks_it():
     with AgentStub(key=KEY, version="v1") as agent:
         remote = FakeRemote()
-        remote.tunnels[30000] = agent.url
-        remote.answer("docker", "container", "inspect", "dtma", with_=inspect_answer("dtma"))
-        remote.answer("inspect", "dtma-previous", with_=inspect_answer("dtma-previous"))
+        remote.tunnel_url = agent.url
+        remote.answer("inspect", "dtma", with_=inspect_answer("dtma", handover=True))
+        remote.answer(
+            "inspect", "dtma-previous", with_=inspect_answer("dtma-previous", handover=True)
+        )
         remote.answer("sh", "-c", with_=settle_answer("dtma"))
         error = roll_back_after(remote, settings(agent.url), VerifyFailed("/health: no"), "v2")
     assert (error.step, error.cause, error.hint) == (
@@ -41,18 +44,69 @@ def test_a_failed_verify_brings_the_previous_release_back_and_checks_it():
         "/health: no",
         "rolled back to dtma:v1",
     )
-    assert remote.sent == [
-        with_stderr(docker.logs("dtma", tail=50)),
-        docker.inspect("dtma-previous"),
+    candidate = docker.create_agent(
+        "dtma-candidate",
+        "dtma:v1",
+        env_file="/etc/dtma/dtma.env",  # today's env file
+        check_port=30001,
+        labels={"dtma.version": "v1", "dtma.handover": "reuseport"},
+    )
+    started = chain(
+        docker.remove_if_present("dtma-candidate"), candidate, docker.start("dtma-candidate")
+    )
+    assert started in remote.sent
+    assert promote("dtma-candidate") in remote.sent
+    assert (
+        chain(stop_for_good("dtma"), docker.remove("dtma"), docker.rename("dtma-candidate", "dtma"))
+        in remote.sent
+    )
+    assert remote.sent.index(promote("dtma-candidate")) > 0
+    assert docker.remove("dtma-previous") in remote.sent
+
+
+def test_a_previous_release_that_publishes_its_port_comes_back_in_its_old_shape():
+    with AgentStub(key=KEY, version="v1") as agent:
+        remote = FakeRemote()
+        remote.tunnels[30000] = agent.url
+        remote.answer("inspect", "dtma", with_=inspect_answer("dtma"))
+        remote.answer("inspect", "dtma-previous", with_=inspect_answer("dtma-previous"))
+        remote.answer("sh", "-c", with_=settle_answer("dtma"))
+        error = roll_back_after(remote, settings(agent.url), VerifyFailed("/health: no"), "v2")
+    assert error.hint == "rolled back to dtma:v1"
+    assert remote.sent[2] == chain(
+        docker.remove_if_present("dtma-rolled-back"),
+        docker.set_restart("dtma", "no"),
+        docker.stop("dtma"),
+        docker.rename("dtma", "dtma-rolled-back"),
+        RECREATED_AS("dtma"),
+        docker.remove("dtma-previous"),
+        docker.start("dtma"),
+        docker.remove("dtma-rolled-back"),
+    )
+
+
+def test_an_adopted_container_comes_back_under_its_name_and_restart_policy():
+    forwarder = {"dtma.role": "forwarder", "dtma.adopted_name": "dtma_manager",
+                 "dtma.adopted_restart": "always"}  # fmt: skip
+    remote = FakeRemote()
+    remote.answer("inspect", "dtma-previous", with_=inspect_answer("dtma-previous", labels={}))
+    remote.answer("docker", "ps", with_=result("f0\n"))
+    remote.answer("inspect", "f0", with_=inspect_answer("dtma_manager", labels=forwarder))
+    remote.answer("inspect", "dtma_manager", with_=inspect_answer("dtma_manager", labels={}))
+    restored = switch_to_previous(remote, settings("http://agent"))
+    assert restored is not None and restored.name == "dtma_manager"
+    assert (
         chain(
-            docker.remove_if_present("dtma"),
-            RECREATED_AS("dtma"),
-            docker.remove("dtma-previous"),
-            docker.start("dtma"),
-        ),
-        docker.inspect("dtma"),
-        scripts.settle_probe("dtma", 0.01, None),
-    ]
+            docker.set_restart("dtma", "no"),
+            docker.stop("dtma"),
+            docker.remove("dtma_manager"),
+            docker.rename("dtma-previous", "dtma_manager"),
+            docker.set_restart("dtma_manager", "always"),
+            docker.start("dtma_manager"),
+            docker.rename("dtma", "dtma-previous"),
+        )
+        in remote.sent
+    )
 
 
 def test_a_failed_first_deploy_is_stopped_and_left_for_inspection():
@@ -60,29 +114,6 @@ def test_a_failed_first_deploy_is_stopped_and_left_for_inspection():
     error = roll_back_after(remote, settings("http://agent"), VerifyFailed("boom"), "v1")
     assert "nothing to roll back to" in error.hint
     assert remote.sent[-1] == docker.stop("dtma")
-
-
-def test_fab_rollback_swaps_current_and_previous():
-    remote = FakeRemote()
-    remote.answer("inspect", "dtma-previous", with_=inspect_answer("dtma-previous"))
-    remote.answer("inspect", "dtma", with_=inspect_answer("dtma", version="v1"))
-    restored = switch_to_previous(remote, settings("http://agent"))
-    assert restored is not None and restored.version == "v1"
-    assert remote.sent[1:3] == [
-        chain(
-            docker.remove_if_present("dtma-rollback"),
-            docker.remove_if_present("dtma-restored"),
-            RECREATED_AS("dtma-restored"),
-        ),
-        chain(
-            docker.rename("dtma", "dtma-rollback"),
-            docker.rename("dtma-restored", "dtma"),
-            docker.stop("dtma-rollback"),
-            docker.start("dtma"),
-            docker.remove("dtma-previous"),
-            docker.rename("dtma-rollback", "dtma-previous"),
-        ),
-    ]
 
 
 def test_fab_rollback_without_a_previous_release_changes_nothing():

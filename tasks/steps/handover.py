@@ -1,0 +1,159 @@
+"""handover: the candidate that passed its checks becomes the agent, and the public port never
+refuses a connection on the way.
+
+Both agents run on the host's network and open the public port with SO_REUSEPORT: the kernel
+spreads new connections over both, and with net.ipv4.tcp_migrate_req=1 hands the ones still
+queued on a closing listener to its sibling instead of resetting them. So:
+1. promote the candidate (restart policy, then SIGUSR1: it opens the public port);
+2. wait until the public port is answered by the candidate itself (its instance id), which
+   proves it serves there;
+3. stop the old agent: SIGTERM closes its listener first, then it finishes what it accepted.
+An old agent that cannot share the port (an earlier kind of release, or a container being
+adopted) is stopped between 1 and 2: the only gap left is the new agent's bind, its app
+already loaded. Interrupted after 1, the switch is finished (the candidate passed); before, the
+candidate is removed and the old agent was never touched.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import requests
+
+from tasks.commands import docker
+from tasks.commands.shell import Op, chain, either, then
+from tasks.errors import DeployError, VerifyFailed
+from tasks.facts.container import ContainerState, read_container
+from tasks.runner import Remote
+from tasks.settings import DeploySettings
+from tasks.steps.verify import running
+
+INSTANCE_HEADER = "X-DTMA-Instance"  # a random id each agent process answers with
+MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
+NO_MIGRATION = "no-request-migration"
+PROMOTED_POLICY = "unless-stopped"
+
+
+@dataclass(frozen=True)
+class Retire:
+    """What becomes of the agent being replaced: kept stopped under `keep_as` (the rollback
+    target), or removed when `keep_as` is empty."""
+
+    old: ContainerState | None
+    keep_as: str = ""
+
+    @property
+    def shares_port(self) -> bool:
+        old = self.old
+        return old is None or not old.running or shares_port(old)
+
+
+def shares_port(state: ContainerState) -> bool:
+    """An agent that opened its port with SO_REUSEPORT on the host's network."""
+    return state.network_mode == "host" and state.labels.get(docker.HANDOVER_LABEL) == "reuseport"
+
+
+def instance_of(url: str) -> str:
+    """The instance id the agent at `url` answers with ("" when none answers)."""
+    try:
+        response = requests.get(f"{url}/health", timeout=5, headers={"Connection": "close"})
+    except requests.RequestException:
+        return ""
+    return response.headers.get(INSTANCE_HEADER, "")
+
+
+def promote(name: str) -> list[str]:
+    """Let queued connections move between listeners (per network namespace, so once per boot
+    is not enough to rely on: set at every handover), then promote `name`."""
+    allow_migration = either(
+        ["sh", "-c", 'echo 1 > "$1"', "dtma-migrate", MIGRATE_REQ, Op("2>/dev/null")],
+        ["echo", NO_MIGRATION],
+    )
+    return then(
+        allow_migration,
+        chain(docker.set_restart(name, PROMOTED_POLICY), docker.signal(name, "USR1")),
+    )
+
+
+def stop_for_good(name: str) -> list[str]:
+    return chain(docker.set_restart(name, "no"), docker.stop(name))
+
+
+def wait_serving_publicly(remote: Remote, s: DeploySettings, instance: str) -> float:
+    """Seconds until a fresh connection to the public port was answered by `instance`."""
+    alive = running(remote, s.candidate)
+    started = last_alive = time.monotonic()
+    with remote.tunnel(s.port) as url:
+        while instance_of(url) != instance:
+            if time.monotonic() - last_alive >= 1.0:
+                alive()
+                last_alive = time.monotonic()
+            if time.monotonic() - started > s.verify_timeout:
+                raise VerifyFailed(f"did not take port {s.port} within {s.verify_timeout:.0f} s")
+            time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def finish(remote: Remote, s: DeploySettings, retire: Retire, stop_old: bool) -> None:
+    """The old agent stops (draining) and steps aside; the candidate takes the agent's name."""
+    steps: list[list[str]] = []
+    old = retire.old
+    if old is not None:
+        if stop_old and old.running:
+            steps.append(stop_for_good(old.name))
+        if retire.keep_as:
+            steps += [
+                docker.remove_if_present(retire.keep_as),
+                docker.rename(old.name, retire.keep_as),
+            ]
+        else:
+            steps.append(docker.remove(old.name))
+    steps.append(docker.rename(s.candidate, s.container))
+    remote.run(chain(*steps), step="release", hint="run `fab status` to see both containers")
+
+
+def hand_over(remote: Remote, s: DeploySettings, instance: str, retire: Retire) -> float:
+    """Switch from the running agent to the checked candidate; returns the seconds from the
+    promotion until the candidate answered on the public port."""
+    old_stopped = False
+    promoted = remote.run(promote(s.candidate), step="release", check=False)
+    try:
+        if not promoted.ok:
+            raise VerifyFailed(f"could not be promoted: {promoted.last_line()}")
+        if NO_MIGRATION in promoted.stdout:
+            print(
+                f"{remote.host}: this kernel cannot hand queued connections over "
+                "(net.ipv4.tcp_migrate_req): a few may be reset during the switch",
+                flush=True,
+            )
+        if not retire.shares_port and retire.old is not None:
+            remote.run(stop_for_good(retire.old.name), step="release")
+            old_stopped = True
+        seconds = wait_serving_publicly(remote, s, instance)
+    except (VerifyFailed, DeployError) as exc:
+        undo(remote, s, retire, old_stopped)
+        raise DeployError(
+            remote.host, "release", f"the new agent {exc}", "the previous agent serves; redeploy"
+        ) from None
+    except BaseException:
+        # Interrupted: a candidate that passed its checks and still runs takes over (promoted
+        # again: the promotion itself may have been cut); otherwise the old agent stays.
+        candidate = read_container(remote, s.candidate, step="release")
+        if candidate is not None and candidate.running:
+            remote.run(promote(s.candidate), step="release", check=False)
+            finish(remote, s, retire, stop_old=not old_stopped)
+        else:
+            undo(remote, s, retire, old_stopped)
+        raise
+    finish(remote, s, retire, stop_old=not old_stopped)
+    return seconds
+
+
+def undo(remote: Remote, s: DeploySettings, retire: Retire, old_stopped: bool) -> None:
+    steps = [docker.remove_if_present(s.candidate)]
+    old = retire.old
+    if old_stopped and old is not None:
+        policy = old.restart_policy or PROMOTED_POLICY
+        steps += [docker.set_restart(old.name, policy), docker.start(old.name)]
+    remote.run(then(*steps), step="release", check=False)
