@@ -101,10 +101,15 @@ def check_agent(
     version: str,
     timeout: float,
     alive: Callable[[], None] | None = None,
+    port: int | None = None,
 ) -> AgentReport:
-    """Health, the /status contract and version, and auth, in that order."""
+    """Health, the /status contract and version, and auth, in that order; with `port`, the
+    agent must say it serves that port (checked on another one before it takes it)."""
     seconds = wait_for_health(url, timeout, alive=alive)
     body = check_status(url, backend_key, version)
+    serves = (body.get("environment") or {}).get("port")
+    if port is not None and serves != port:
+        raise VerifyFailed(f"/status says the agent would serve port {serves}, not {port}")
     check_wrong_key_refused(url)
     return AgentReport(
         url=url, version=body["version"], status=body["status"], health_seconds=seconds

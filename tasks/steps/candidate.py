@@ -29,6 +29,7 @@ def check_through_tunnel(remote: Remote, s: DeploySettings, version: str) -> str
             version=version,
             timeout=s.verify_timeout,
             alive=running(remote, s.candidate),
+            port=s.port,
         )
         instance = instance_of(url)
     if not instance:

@@ -50,7 +50,7 @@ class AgentStub:
             return 200, body
         if authorization != f"Bearer {self.key}":
             return 403, {"error": "forbidden"}
-        full = {"environment": {}, "system_metrics": {}, "tool_instances": []}
+        full = {"environment": {"port": 30000}, "system_metrics": {}, "tool_instances": []}
         assert set(FULL_STATUS_SCHEMA["required"]) <= {*body, *full}
         return 200, {**body, **full}
 
