@@ -17,6 +17,7 @@ import requests
 from tasks import agentopia_standin, envfile, sandbox
 from tasks.agentopia_standin import BACKEND, MANAGER
 from tests.support.agentopia import (
+    backend_process_env,
     backend_reaches_agent,
     container_env,
     droplet_docker,
@@ -87,6 +88,9 @@ def test_the_token_file_holds_what_the_old_container_was_given(agentopia_droplet
     assert not mismatched_env(container_env(agentopia_droplet, MANAGER), tokens)
     backend_key = {"BACKEND_TO_DTMA_API_KEY": tokens["BACKEND_TO_DTMA_API_KEY"]}
     assert not mismatched_env(container_env(agentopia_droplet, BACKEND), backend_key)
+    # The link hands the target's variables to the backend as DTMA_ENV_* (frozen at its start).
+    seen_through_link = {f"DTMA_ENV_{key}": value for key, value in tokens.items()}
+    assert not mismatched_env(backend_process_env(agentopia_droplet), seen_through_link)
 
 
 def test_old_agent_listens_without_so_reuseport(agentopia_droplet):

@@ -97,11 +97,21 @@ def inspect(droplet: Droplet, *names: str) -> list[dict]:
 
 
 def container_env(droplet: Droplet, name: str) -> dict[str, str]:
-    """A container's environment (Config.Env) in the droplet. Holds secrets: do not print."""
+    """A container's configured environment (Config.Env, without what links add) in the
+    droplet. Holds secrets: do not print."""
     found = inspect(droplet, name)
     if not found:
         raise AssertionError(f"no container {name} in {_name(droplet)}")
     return dict(item.partition("=")[::2] for item in found[0]["Config"]["Env"] or [])
+
+
+def backend_process_env(droplet: Droplet) -> dict[str, str]:
+    """The environment of a process in agentopia_backend: its own variables plus what its link
+    adds (`DTMA_PORT_*`, and the target's variables as `DTMA_ENV_*`). Holds secrets."""
+    done = exec_in_backend(droplet, ["env"])
+    if done.returncode != 0:
+        raise AssertionError(f"env in {BACKEND} failed: {done.stderr.strip()[-200:]}")
+    return dict(line.partition("=")[::2] for line in done.stdout.splitlines() if "=" in line)
 
 
 def mismatched_env(env: dict[str, str], expected: dict[str, str]) -> list[str]:
