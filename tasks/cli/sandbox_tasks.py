@@ -8,7 +8,7 @@ import time
 
 from invoke import Context, Exit, task
 
-from tasks import sandbox
+from tasks import agentopia_standin, sandbox
 from tasks.sandbox import SSH_CONFIG, SandboxError
 
 
@@ -35,14 +35,28 @@ def port_flag(value: str | None, default: int, flag: str) -> int:
         "name": NAME_HELP,
         "ssh_port": "port on 127.0.0.1 for SSH (default 2222)",
         "http_port": "port on 127.0.0.1 for the agent's 30000 (default 30000)",
+        "agentopia": "provision it like Agentopia: dtma_manager (a stand-in old agent) and "
+        "agentopia_backend linked to it, tokens in .sandbox/NAME/agentopia.env",
+        "old_agent": "with --agentopia: serving (answers /health, /status; default) or crashloop",
     },
 )
-def start_sandbox(c: Context, name="sandbox", ssh_port=None, http_port=None) -> None:
+def start_sandbox(
+    c: Context, name="sandbox", ssh_port=None, http_port=None, agentopia=False, old_agent=None
+) -> None:
     """Start a sandbox droplet (sshd + its own Docker engine) and say how to reach it."""
     ssh_port = port_flag(ssh_port, 2222, "--ssh-port")
     http_port = port_flag(http_port, 30000, "--http-port")
+    if old_agent is not None and not agentopia:
+        raise Exit("sandbox: --old-agent goes with --agentopia", code=1)
+    old_agent = old_agent or "serving"
+    if old_agent not in agentopia_standin.OLD_AGENT_VARIANTS:
+        raise Exit(f"sandbox: --old-agent {old_agent!r}: use serving or crashloop", code=1)
     try:
-        box = sandbox.up(name, ssh_port, http_port)
+        if agentopia:
+            provisioned = agentopia_standin.up(name, ssh_port, http_port, old_agent)
+            box = provisioned.sandbox
+        else:
+            box = sandbox.up(name, ssh_port, http_port)
     except SandboxError as exc:
         raise failed(exc) from None
     key = os.path.relpath(box.key_path)
@@ -51,6 +65,12 @@ def start_sandbox(c: Context, name="sandbox", ssh_port=None, http_port=None) -> 
     print(f"  fab -H {box.host} -i {key} <task>")
     print(f"  fab -S {config} -H {name} <task>")
     print(f"  ssh: fab sandbox.ssh --name {name}   agent: {box.agent_url}")
+    if agentopia:
+        print(
+            f"provisioned like Agentopia: {agentopia_standin.MANAGER} ({old_agent} old agent, "
+            f"{provisioned.old_image}), {agentopia_standin.BACKEND} linked to it as dtma"
+        )
+        print(f"  its tokens: {os.path.relpath(provisioned.env_file)} (mode 0600, never printed)")
 
 
 @task(name="down", help={"name": NAME_HELP})

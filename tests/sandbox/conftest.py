@@ -13,6 +13,10 @@ import docker
 import pytest
 
 from tasks import images, sandbox
+from tests.support.agentopia import (  # noqa: F401 (fixtures: Agentopia-provisioned droplets)
+    agentopia_crashloop_droplet,
+    agentopia_droplet,
+)
 from tests.support.contexts import copy_context, unique
 from tests.support.ports import free_port
 
