@@ -130,15 +130,16 @@ def release_image(
     with one_line_errors():
         s = settings_from(locals())
         remote = remote_of(c, s)
-        s = with_backend_key(s, remote.host)
+        s = with_backend_key(s, remote)
         ref = image or f"{REPOSITORY}:{source_version(s)}"
         print(release_existing_image(remote, s, ref, ref.split(":", 1)[1]))
 
 
-@task(help=help_for("env_file", "verify_url", "verify_timeout", *HOST_KEY_FLAGS))
+@task(help=help_for("env_file", "env_from_host", "verify_url", "verify_timeout", *HOST_KEY_FLAGS))
 def verify_agent(
     c: Connection,
     env_file=None,
+    env_from_host=False,
     verify_url=None,
     verify_timeout=None,
     known_hosts=None,
@@ -148,4 +149,4 @@ def verify_agent(
     with one_line_errors():
         s = settings_from(locals())
         remote = remote_of(c, s)
-        print(verify_running(remote, with_backend_key(s, remote.host)))
+        print(verify_running(remote, with_backend_key(s, remote)))

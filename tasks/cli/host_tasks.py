@@ -53,17 +53,22 @@ def prune(c: Connection, keep=None, known_hosts=None, accept_new_host_key=False)
     help={
         "env_file": "env file with the backend key, to verify the restored agent (default .env)",
         "verify_url": VERIFY_URL_HELP,
-        **help_for(*HOST_KEY_FLAGS),
+        **help_for("env_from_host", *HOST_KEY_FLAGS),
     }
 )
 def rollback(
-    c: Connection, env_file=None, verify_url=None, known_hosts=None, accept_new_host_key=False
+    c: Connection,
+    env_file=None,
+    verify_url=None,
+    env_from_host=False,
+    known_hosts=None,
+    accept_new_host_key=False,
 ) -> None:
     """Run the previous release again (the current one becomes the previous), then verify it."""
     with one_line_errors():
         s = settings_from(locals())
         remote = remote_of(c, s)
-        s = with_backend_key(s, remote.host)
+        s = with_backend_key(s, remote)
         with lock.held(remote, s.lock_dir, s.lock_ttl):
             restored = switch_to_previous(remote, s)
         print(f"rolled back to {restored.image_ref if restored else None}")

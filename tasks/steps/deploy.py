@@ -127,10 +127,10 @@ def run_locked(
     with step(rep, "candidate"):
         rep.outcome = "refused (candidate failed, running agent untouched)"
         labels = release_labels(built.version)
+        old = adoptee.state if adoptee else read_container(remote, s.container, "candidate")
         instance = check_candidate(remote, s, built.ref, built.version, labels)
     with step(rep, "release"):
         rep.outcome = "failed during release"
-        old = adoptee.state if adoptee else read_container(remote, s.container, "release")
         took = hand_over(remote, s, instance, Retire(old, keep_as=s.previous))
         print(f"{rep.host}: the new agent took port {s.port} in {took:.2f} s", flush=True)
     if adoptee:

@@ -117,8 +117,8 @@ def hand_over(remote: Remote, s: DeploySettings, instance: str, retire: Retire) 
     """Switch from the running agent to the checked candidate; returns the seconds from the
     promotion until the candidate answered on the public port."""
     old_stopped = False
-    promoted = remote.run(promote(s.candidate), step="release", check=False)
     try:
+        promoted = remote.run(promote(s.candidate), step="release", check=False)
         if not promoted.ok:
             raise VerifyFailed(f"could not be promoted: {promoted.last_line()}")
         if NO_MIGRATION in promoted.stdout:

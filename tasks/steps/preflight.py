@@ -29,9 +29,15 @@ def load_env(s: DeploySettings, host: str) -> envfile.EnvFile:
         ) from None
 
 
-def with_backend_key(s: DeploySettings, host: str) -> DeploySettings:
-    """The settings plus the key the backend sends, read from the env file (verify uses it)."""
-    return s.with_backend_key(load_env(s, host).values["BACKEND_TO_DTMA_API_KEY"])
+def with_backend_key(s: DeploySettings, remote: Remote) -> DeploySettings:
+    """The settings plus the key the backend sends (verify uses it): from the local env file,
+    or with --env-from-host from the one installed on the host (read into memory only)."""
+    if s.env_from_host:
+        text = remote.run(["cat", s.remote_env_file], step="preflight", hint="deploy first").stdout
+        env = envfile.parse(text, f"{remote.host}:{s.remote_env_file}")
+    else:
+        env = load_env(s, remote.host)
+    return s.with_backend_key(env.values.get("BACKEND_TO_DTMA_API_KEY", ""))
 
 
 def check_host(remote: Remote, s: DeploySettings, image_ref: str = "") -> HostSurvey:

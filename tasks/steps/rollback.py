@@ -18,7 +18,7 @@ from tasks.steps.agent_checks import wait_for_health
 from tasks.steps.candidate import last_logs
 from tasks.steps.handover import shares_port
 from tasks.steps.release import replace_agent
-from tasks.steps.verify import running, verify_release
+from tasks.steps.verify import verify_release
 
 
 def recreated(s: DeploySettings, previous: ContainerState, name: str) -> Argv:
@@ -108,11 +108,22 @@ def verify_restored(remote: Remote, s: DeploySettings, restored: ContainerState 
         if restored is None:
             raise VerifyFailed("no agent container after the rollback")
         if adopt.is_adopted(restored):
-            url = s.agent_url(remote.keys, remote.hostname)
-            wait_for_health(url, s.verify_timeout, alive=running(remote, restored.name))
-            return f"ok: {restored.name} ({restored.image_ref}) answers {url}/health again"
+            return adopted_answers(s, remote, restored)
         return verify_release(remote, s, restored.version)
     except VerifyFailed as exc:
         raise DeployError(
             remote.host, "rollback", str(exc), "see `fab logs`; `fab rollback` again undoes it"
         ) from None
+
+
+def adopted_answers(s: DeploySettings, remote: Remote, restored: ContainerState) -> str:
+    """A container given back is as it was, answering or not (one that crash-looped before it
+    was adopted does again): said, not a failure of the rollback."""
+    url = s.agent_url(remote.keys, remote.hostname)
+    what = f"{restored.image_ref}, restart {restored.restart_policy}"
+    back = f"{restored.name} is back as it was ({what})"
+    try:
+        wait_for_health(url, min(s.verify_timeout, 15.0))
+    except VerifyFailed as exc:
+        return f"{back}, but it does not answer: {exc}"
+    return f"ok: {back} and answers {url}/health"

@@ -130,9 +130,9 @@ def test_fresh_host_gets_every_step_in_order(context):
         "docker tag",
         "install -d",  # env: private dir and file, then the SFTP write
         "sh -c",  # installed atomically, its sha256 read back
+        "docker container",  # candidate: is there an agent to hand over from? no
         "docker rm",  # candidate: created and started
         "settle",
-        "docker container",  # release: no agent to hand over from
         "sh -c",  # the candidate promoted: it takes the public port
         "docker rename",  # and the agent's name
         "settle",  # verify
@@ -195,9 +195,9 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "docker tag",
         "install -d",
         "sh -c",
+        "docker container",  # v1 publishes its port itself (an earlier kind)
         "docker rm",
         "settle",
-        "docker container",  # release: v1 publishes its port itself (an earlier kind)
         "sh -c",  # the candidate promoted
         "docker update",  # so v1 stops first, then the candidate binds
         "docker rm",  # v1 is set aside as dtma-previous, the candidate takes the name
