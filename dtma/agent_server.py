@@ -94,7 +94,7 @@ class AgentServer(uvicorn.Server):
         self._loop.call_soon_threadsafe(self._close_listeners, sig)
 
     def _close_listeners(self, sig: int) -> None:
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()  # a release told to stop does not take the public port any more
         for server in self.servers:
             server.close()
