@@ -147,3 +147,50 @@ def test_of_two_promoted_releases_the_older_steps_aside(docker_client, agent_ima
         "always"
     )
     assert "promoted" in logs(newer) and "newer release" not in logs(newer)
+
+
+def test_a_linked_container_reaches_the_host_network_agent_through_the_forwarder(
+    docker_client, agent_image, containers
+):
+    """The droplet's legacy shape: `agentopia_backend --link dtma_manager:dtma` calls
+    http://dtma:30000; dtma_manager is now the forwarder on the bridge, the agent is on the host."""
+    port = free_port()
+    agent = docker_client.containers.run(
+        agent_image,
+        detach=True,
+        name=f"dtma-test-handover-{uuid.uuid4().hex[:8]}",
+        network_mode="host",
+        environment={"PORT": str(port), "DTMA_VERSION": "behind-forwarder"},
+    )
+    containers.append(agent)
+    wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), "the host-network agent")
+    forwarder = docker_client.containers.run(
+        agent_image,
+        ["/opt/venv/bin/python", "-m", "dtma.forwarder"],
+        detach=True,
+        name=f"dtma-test-handover-fwd-{uuid.uuid4().hex[:8]}",
+        environment={"DTMA_FORWARD_TARGET": f"host.docker.internal:{port}"},
+        extra_hosts={"host.docker.internal": "host-gateway"},
+        healthcheck={"test": ["NONE"]},
+    )
+    containers.append(forwarder)
+    wait_until(lambda: "forwarding 0.0.0.0:30000" in logs(forwarder), "the forwarder's start")
+    fetch = (
+        "import json, urllib.request; "
+        "print(json.load(urllib.request.urlopen('http://dtma:30000/status', timeout=10))"
+        "['version'])"
+    )
+    backend = docker_client.containers.run(
+        agent_image,
+        ["/opt/venv/bin/python", "-c", fetch],
+        detach=True,
+        name=f"dtma-test-handover-backend-{uuid.uuid4().hex[:8]}",
+        links={forwarder.name: "dtma"},
+        healthcheck={"test": ["NONE"]},
+    )
+    containers.append(backend)
+    assert backend.wait(timeout=60)["StatusCode"] == 0, logs(backend)
+    assert logs(backend).strip() == "behind-forwarder"
+    forwarder.stop(timeout=10)
+    forwarder.reload()
+    assert forwarder.attrs["State"]["ExitCode"] == 0, logs(forwarder)
