@@ -38,7 +38,8 @@ LABEL org.opencontainers.image.title="dtma" \
       org.opencontainers.image.created="${BUILD_DATE}" \
       dtma.version="${DTMA_VERSION}"
 EXPOSE 30000
-# Liveness with the standard library only (no curl in slim images); PORT is read at check time.
+# Liveness with the standard library only (no curl in slim images), on the port the agent serves
+# now: its check port while it is a handover candidate (DTMA_CHECK_PORT), else PORT.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD /opt/venv/bin/python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '30000'), timeout=2)" || exit 1
+  CMD ["/opt/venv/bin/python", "-m", "dtma.healthcheck"]
 CMD ["/opt/venv/bin/python", "-m", "dtma"]

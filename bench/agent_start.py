@@ -41,6 +41,7 @@ def agent_env(port: int) -> dict[str, str]:
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(PROJECT_DIR),
         "PORT": str(port),
+        "DTMA_SERVING_FILE": "/tmp/dtma-bench-serving-port",  # not the host's /run
         "DTMA_BEARER_TOKEN": "bench-droplet-token",
         "BACKEND_TO_DTMA_API_KEY": "bench-backend-key",
         "AGENTOPIA_API_BASE_URL": f"http://127.0.0.1:{free_port()}/functions/v1",

@@ -93,6 +93,12 @@ class DeferredApp:
             return await answer_unavailable(send)
         await self._app(scope, receive, send)
 
+    async def wait_loaded(self) -> bool:
+        """Wait until the real app is loaded and its lifespan started (True) or failed (False)."""
+        assert self._ready is not None  # set before uvicorn's startup completes
+        await self._ready.wait()
+        return self._app is not None
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
         self._ready = asyncio.Event()

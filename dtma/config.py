@@ -11,6 +11,7 @@ from dtma import __version__
 REQUIRED = ("DTMA_BEARER_TOKEN", "BACKEND_TO_DTMA_API_KEY", "AGENTOPIA_API_BASE_URL")
 DEFAULT_PORT = 30000
 DEFAULT_HEARTBEAT_INTERVAL = 60.0
+DEFAULT_DRAIN_GRACE = 0.5
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,11 @@ class Settings:
     port: int = DEFAULT_PORT
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
     version: str = __version__
+    # Handover mode (DTMA_CHECK_PORT set): 127.0.0.1:check_port, the public port once promoted.
+    check_port: int | None = None
+    # SIGTERM: listeners close at once, accepted connections are served this long, then uvicorn
+    # stops gracefully.
+    drain_grace: float = DEFAULT_DRAIN_GRACE
     invalid: tuple[str, ...] = ()
 
     @classmethod
@@ -39,6 +45,14 @@ class Settings:
         if not interval > 0:
             invalid.append("HEARTBEAT_INTERVAL_SECONDS")
             interval = DEFAULT_HEARTBEAT_INTERVAL
+        check_port = _number(env, "DTMA_CHECK_PORT", None, int, invalid)
+        if check_port is not None and not 0 < check_port < 65536:
+            invalid.append("DTMA_CHECK_PORT")
+            check_port = None
+        grace = _number(env, "DTMA_DRAIN_GRACE", DEFAULT_DRAIN_GRACE, float, invalid)
+        if not 0 <= grace <= 5:
+            invalid.append("DTMA_DRAIN_GRACE")
+            grace = DEFAULT_DRAIN_GRACE
         return cls(
             bearer_token=env.get("DTMA_BEARER_TOKEN", "").strip(),
             backend_api_key=env.get("BACKEND_TO_DTMA_API_KEY", "").strip(),
@@ -46,6 +60,8 @@ class Settings:
             port=port,
             heartbeat_interval=interval,
             version=env.get("DTMA_VERSION", "").strip() or __version__,
+            check_port=check_port,
+            drain_grace=grace,
             invalid=tuple(invalid),
         )
 

@@ -18,11 +18,13 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from dtma.agent_server import AgentServer, Handover
 from dtma.bootstrap import App, DeferredApp
 from dtma.config import Settings
+from dtma.listeners import BACKLOG
 
-GRACE_SECONDS = 8  # below Docker's default 10 s stop timeout, so we exit before SIGKILL
-BACKLOG = 2048  # uvicorn's default
+# With the drain grace (<= 5 s) and the app's own shutdown, well below `docker stop`'s 10 s.
+GRACE_SECONDS = 5
 HEADER_SECONDS = 10.0
 IDLE_SECONDS = 5
 MAX_CONNECTIONS = 100
@@ -75,9 +77,10 @@ def load_app(settings: Settings) -> App:
     return create_app(settings)
 
 
-def serve(settings: Settings, sock: socket.socket) -> None:
-    """Serve on `sock` until SIGTERM or SIGINT; exit 1 when the app cannot be loaded."""
-    server: uvicorn.Server | None = None
+def serve(settings: Settings, sock: socket.socket, handover: Handover | None = None) -> None:
+    """Serve on `sock` (and, in handover mode, on the public port once promoted) until SIGTERM
+    or SIGINT; exit 1 when the app cannot be loaded or the public port stays taken."""
+    server: AgentServer | None = None
 
     def stop() -> None:
         if server is not None:
@@ -86,8 +89,8 @@ def serve(settings: Settings, sock: socket.socket) -> None:
     app = DeferredApp(lambda: load_app(settings), on_failure=stop)
     config = uvicorn.Config(
         app,
-        host="0.0.0.0",
-        port=settings.port,
+        host=sock.getsockname()[0],
+        port=sock.getsockname()[1],
         http=H11WithHeaderDeadline,
         lifespan="on",
         access_log=False,  # our middleware writes one line per request, without headers
@@ -98,7 +101,9 @@ def serve(settings: Settings, sock: socket.socket) -> None:
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         backlog=BACKLOG,
     )
-    server = uvicorn.Server(config)
+    server = AgentServer(config, app, settings.drain_grace, handover)
     server.run(sockets=[sock])
     if app.failed:
         sys.exit(1)
+    if server.exit_code:
+        sys.exit(server.exit_code)

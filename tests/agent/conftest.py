@@ -97,6 +97,8 @@ def start_agent(env: dict[str, str], log_path: Path) -> AgentProcess:
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(REPO),
         RUN_MARKER: os.environ.get(RUN_MARKER, ""),
+        # The healthcheck's record of the served port: next to the log, not in the host's /run.
+        "DTMA_SERVING_FILE": str(log_path.with_suffix(".serving-port")),
         **env,
         "PORT": str(port),
     }

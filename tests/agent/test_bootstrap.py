@@ -128,6 +128,7 @@ def test_a_build_that_cannot_load_its_app_exits_non_zero(tmp_path):
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}",  # the broken fastapi comes first
         "PORT": str(free_port()),
+        "DTMA_SERVING_FILE": str(tmp_path / "serving-port"),  # not the host's /run
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "dtma"],

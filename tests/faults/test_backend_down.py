@@ -33,6 +33,7 @@ def test_status_stays_fast_while_the_backend_hangs(tmp_path, docker_client):
             "HEARTBEAT_INTERVAL_SECONDS": "1",
             "PORT": str(port),
             "PYTHONPATH": str(ROOT),
+            "DTMA_SERVING_FILE": str(tmp_path / "serving-port"),  # not the host's /run
         }
         log = (tmp_path / "dtma.log").open("w")
         agent = subprocess.Popen(

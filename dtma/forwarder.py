@@ -1,0 +1,132 @@
+"""`python -m dtma.forwarder`: a TCP relay, standard library only.
+
+Listens on 0.0.0.0:$DTMA_FORWARD_PORT (default 30000) and relays each connection to
+$DTMA_FORWARD_TARGET (default host.docker.internal:30000) over a new upstream connection. It runs
+as the container `dtma_manager` on Docker's default bridge (`--add-host
+host.docker.internal:host-gateway`), so that containers made with `--link dtma_manager:dtma`
+still reach the agent, which listens on the host network, at http://dtma:30000.
+
+- An upstream that refuses (an agent restarting) is retried every 50 ms for up to 3 s before the
+  client's connection is closed.
+- Half-close: when one side ends its sending, the other side is told (EOF), and the relay goes
+  on the other way until that side ends too.
+- SIGTERM or SIGINT: stop listening, close the relayed connections, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+log = logging.getLogger("dtma.forwarder")
+DEFAULT_PORT = 30000
+DEFAULT_TARGET = "host.docker.internal:30000"
+RETRY_SECONDS = 0.05
+RETRY_FOR_SECONDS = 3.0
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ForwardSettings:
+    port: int
+    target_host: str
+    target_port: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> ForwardSettings:
+        port = int(env.get("DTMA_FORWARD_PORT") or DEFAULT_PORT)
+        host, _, target_port = (env.get("DTMA_FORWARD_TARGET") or DEFAULT_TARGET).rpartition(":")
+        if not host or not target_port.isdigit():
+            raise ValueError("DTMA_FORWARD_TARGET must be HOST:PORT")
+        return cls(port, host.strip("[]"), int(target_port))
+
+
+async def connect_upstream(
+    settings: ForwardSettings,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    """A new connection to the target, retried while it is refused (or not resolvable)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + RETRY_FOR_SECONDS
+    while True:
+        try:
+            return await asyncio.open_connection(settings.target_host, settings.target_port)
+        except OSError as exc:
+            if loop.time() >= give_up:
+                log.warning("upstream %s:%d: %s", settings.target_host, settings.target_port, exc)
+                return None
+        await asyncio.sleep(RETRY_SECONDS)
+
+
+async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    """Copy until EOF, then pass the EOF on (half-close)."""
+    try:
+        while data := await source.read(CHUNK):
+            sink.write(data)
+            await sink.drain()
+        if sink.can_write_eof() and not sink.is_closing():
+            sink.write_eof()
+    except (ConnectionError, OSError):
+        sink.close()  # a reset on one side ends the other side too
+
+
+class Forwarder:
+    def __init__(self, settings: ForwardSettings) -> None:
+        self.settings = settings
+        self._relays: set[asyncio.Task[None]] = set()
+
+    async def relay(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter):
+        task = asyncio.current_task()
+        assert task is not None
+        self._relays.add(task)
+        upstream = None
+        try:
+            upstream = await connect_upstream(self.settings)
+            if upstream is not None:
+                up_in, up_out = upstream
+                await asyncio.gather(pipe(client_in, up_out), pipe(up_in, client_out))
+        finally:
+            self._relays.discard(task)
+            for writer in (client_out, upstream[1] if upstream else None):
+                if writer is not None:
+                    writer.close()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        server = await asyncio.start_server(self.relay, "0.0.0.0", self.settings.port)
+        log.info(
+            "forwarding 0.0.0.0:%d -> %s:%d",
+            self.settings.port,
+            self.settings.target_host,
+            self.settings.target_port,
+        )
+        async with server:
+            await stop.wait()
+            server.close()
+            for task in list(self._relays):
+                task.cancel()
+            await asyncio.gather(*self._relays, return_exceptions=True)
+        log.info("stopped")
+
+
+def main() -> int:
+    line = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    logging.basicConfig(level=logging.INFO, format=line, stream=sys.stderr)
+    try:
+        settings = ForwardSettings.from_env()
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    asyncio.run(Forwarder(settings).run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
