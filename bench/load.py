@@ -9,6 +9,7 @@ longest time without a success, per release kind).
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -30,7 +31,7 @@ class LoadResult:
     def longest_gap(self) -> float:
         """The longest time without a completed success (the outage a client sees)."""
         times = sorted(self.successes)
-        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
 
     @property
     def rate(self) -> float:

@@ -127,3 +127,7 @@ HEARTBEAT_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+# Every answer names the process that gave it (random per start): during a handover the deploy
+# waits until the public port is answered by the release it promoted, same version or not.
+INSTANCE_HEADER = "X-DTMA-Instance"

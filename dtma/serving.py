@@ -11,6 +11,7 @@ Bodies are capped and credentials checked before a body is read by `dtma.guard`.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import sys
 
@@ -21,6 +22,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from dtma.agent_server import AgentServer, Handover
 from dtma.bootstrap import App, DeferredApp
 from dtma.config import Settings
+from dtma.contract import INSTANCE_HEADER
 from dtma.listeners import BACKLOG
 
 # With the drain grace (<= 5 s) and the app's own shutdown, well below `docker stop`'s 10 s.
@@ -100,6 +102,7 @@ def serve(settings: Settings, sock: socket.socket, handover: Handover | None = N
         limit_concurrency=MAX_CONNECTIONS,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         backlog=BACKLOG,
+        headers=[(INSTANCE_HEADER, secrets.token_hex(8))],
     )
     server = AgentServer(config, app, settings.drain_grace, handover)
     server.run(sockets=[sock])

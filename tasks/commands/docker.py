@@ -47,7 +47,8 @@ def create_agent(
     argv = ["docker", "create", "--name", name, "--restart", "no", "--network", "host"]
     argv += ["--env-file", env_file, "-e", f"DTMA_CHECK_PORT={check_port}"]
     argv += ["-v", DOCKER_SOCK, *LOG_OPTS]
-    for key, value in sorted({**(labels or {}), HANDOVER_LABEL: "reuseport"}.items()):
+    every = {**(labels or {}), "dtma.role": "agent", HANDOVER_LABEL: "reuseport"}
+    for key, value in sorted(every.items()):
         argv += ["--label", f"{key}={value}"]
     return [*argv, image]
 

@@ -4,13 +4,14 @@ agent is touched. The candidate that passes is the release (steps/handover.py pr
 
 from __future__ import annotations
 
+from dtma.contract import INSTANCE_HEADER
 from tasks.commands import docker
 from tasks.commands.shell import chain, with_stderr
 from tasks.errors import DeployError, VerifyFailed
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps.agent_checks import check_agent
-from tasks.steps.handover import INSTANCE_HEADER, instance_of
+from tasks.steps.handover import instance_of
 from tasks.steps.verify import check_stable, running
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import requests
 
+from dtma.contract import INSTANCE_HEADER
 from tasks.commands import docker
 from tasks.commands.shell import Op, chain, either, then
 from tasks.errors import DeployError, VerifyFailed
@@ -29,7 +30,6 @@ from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps.verify import running
 
-INSTANCE_HEADER = "X-DTMA-Instance"  # a random id each agent process answers with
 MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
 NO_MIGRATION = "no-request-migration"
 PROMOTED_POLICY = "unless-stopped"

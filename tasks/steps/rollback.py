@@ -13,11 +13,10 @@ from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import ContainerState, read_container
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
-from tasks.steps import adopt
+from tasks.steps import adopt, release
 from tasks.steps.agent_checks import wait_for_health
 from tasks.steps.candidate import last_logs
 from tasks.steps.handover import shares_port
-from tasks.steps.release import replace_agent
 from tasks.steps.verify import verify_release
 
 
@@ -39,9 +38,11 @@ def bring_back(remote: Remote, s: DeploySettings, previous: ContainerState, keep
         return adopt.give_back(remote, s, previous, keep_ours=keep)
     if shares_port(previous):
         keep_as = f"{s.container}-rolled-back" if keep else ""
-        replace_agent(
+        # Deployed now: of two releases that would both serve after a reboot, the newer stays.
+        now = release.release_labels(previous.version)["dtma.deployed_at"]
+        release.replace_agent(
             remote, s, previous.image_ref or previous.image_id, previous.version,
-            labels=previous.labels, keep_as=keep_as,
+            labels={**previous.labels, "dtma.deployed_at": now}, keep_as=keep_as,
         )  # fmt: skip
         steps = [docker.remove(s.previous)]
         if keep:

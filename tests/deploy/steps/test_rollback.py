@@ -5,6 +5,7 @@ import pytest
 from tasks.commands import docker
 from tasks.commands.shell import chain
 from tasks.errors import DeployError, VerifyFailed
+from tasks.steps import release
 from tasks.steps.handover import promote, stop_for_good
 from tasks.steps.rollback import roll_back_after, switch_to_previous
 from tests.support.agent_stub import AgentStub
@@ -29,7 +30,8 @@ def RECREATED_AS(name: str) -> list[str]:
     )
 
 
-def test_a_failed_verify_hands_the_port_back_to_the_previous_release_and_checks_it():
+def test_a_failed_verify_hands_the_port_back_to_the_previous_release_and_checks_it(monkeypatch):
+    monkeypatch.setattr(release, "release_labels", lambda v: {"dtma.deployed_at": "now"})
     with AgentStub(key=KEY, version="v1") as agent:
         remote = FakeRemote()
         remote.tunnel_url = agent.url
@@ -49,7 +51,7 @@ def test_a_failed_verify_hands_the_port_back_to_the_previous_release_and_checks_
         "dtma:v1",
         env_file="/etc/dtma/dtma.env",  # today's env file
         check_port=30001,
-        labels={"dtma.version": "v1", "dtma.handover": "reuseport"},
+        labels={"dtma.version": "v1", "dtma.handover": "reuseport", "dtma.deployed_at": "now"},
     )
     started = chain(
         docker.remove_if_present("dtma-candidate"), candidate, docker.start("dtma-candidate")
