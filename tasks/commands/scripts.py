@@ -117,6 +117,26 @@ until [ "$(cat /var/run/docker.pid 2>/dev/null)" != "$old" ] && docker version >
 done"""
 
 
+# Until something listens on TCP port $1 of the host (its own network namespace), checking every
+# second that container $2 still runs; exit 3 when it stopped, 4 after $3 seconds.
+WAIT_LISTENING = """\
+pattern=$(printf ':%04X 00000000:0000 0A' "$1")
+i=0
+until grep -qi "$pattern" /proc/net/tcp /proc/net/tcp6 2>/dev/null; do
+  i=$((i+1))
+  if [ $((i % 20)) -eq 0 ]; then
+    [ "$(docker container inspect --format '{{.State.Running}}' "$2" 2>/dev/null)" = true ] ||
+      { echo "container $2 is not running" >&2; exit 3; }
+  fi
+  [ $i -lt $(($3 * 20)) ] || { echo "nothing listens on port $1 after $3 s" >&2; exit 4; }
+  sleep 0.05
+done"""
+
+
+def wait_listening(port: int, container: str, seconds: float) -> Argv:
+    return ["sh", "-c", WAIT_LISTENING, "dtma-wait-port", str(port), container, f"{seconds:.0f}"]
+
+
 def linked_to(name: str) -> Argv:
     return ["sh", "-c", LINKED_TO, "dtma-linked", name]
 

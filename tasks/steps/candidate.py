@@ -12,7 +12,7 @@ from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps.agent_checks import check_agent
 from tasks.steps.handover import instance_of
-from tasks.steps.verify import check_stable, running
+from tasks.steps.verify import await_listener, check_stable, running
 
 
 def last_logs(remote: Remote, name: str, step: str, lines: int = 50) -> str:
@@ -23,6 +23,7 @@ def last_logs(remote: Remote, name: str, step: str, lines: int = 50) -> str:
 def check_through_tunnel(remote: Remote, s: DeploySettings, version: str) -> str:
     """The candidate's checks through `ssh -L` to the host's loopback-only check port; returns
     the instance id it answers with."""
+    await_listener(remote, s.candidate_port, s.candidate, s.verify_timeout)
     with remote.tunnel(s.candidate_port) as url:
         check_agent(
             url,

@@ -28,7 +28,7 @@ from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import ContainerState, read_container
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
-from tasks.steps.verify import running
+from tasks.steps.verify import await_listener, running
 
 MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
 NO_MIGRATION = "no-request-migration"
@@ -84,6 +84,7 @@ def wait_serving_publicly(remote: Remote, s: DeploySettings, instance: str) -> f
     """Seconds until a fresh connection to the public port was answered by `instance`."""
     alive = running(remote, s.candidate)
     started = last_alive = time.monotonic()
+    await_listener(remote, s.port, s.candidate, s.verify_timeout, step="release")
     with remote.tunnel(s.port) as url:
         while instance_of(url) != instance:
             if time.monotonic() - last_alive >= 1.0:

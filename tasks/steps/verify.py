@@ -29,6 +29,16 @@ def running(remote: Remote, name: str) -> Callable[[], None]:
     return check
 
 
+def await_listener(
+    remote: Remote, port: int, container: str, timeout: float, step: str = "candidate"
+) -> None:
+    """Until the host's port `port` listens: a tunnel opened earlier would get its first
+    connection refused, and Fabric's tunnel stops accepting after one refused connection."""
+    waited = remote.run(scripts.wait_listening(port, container, timeout), step=step, check=False)
+    if not waited.ok:
+        raise VerifyFailed(waited.last_line() or f"nothing listens on port {port}")
+
+
 def settled(name: str, probe: SettleProbe, settle: float) -> None:
     """Running, and the restart count did not grow over the window: a crash loop shows here."""
     after = probe.after

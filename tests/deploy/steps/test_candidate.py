@@ -33,7 +33,8 @@ def test_a_passing_candidate_is_started_checked_on_its_check_port_and_kept():
         instance = check_candidate(remote, settings(agent.url), "dtma:v2", "v2", LABELS)
     assert instance == "cand-7"
     assert remote.tunneled == [30001]
-    assert remote.sent == [START, scripts.settle_probe("dtma-candidate", 0, None)]
+    waited = scripts.wait_listening(30001, "dtma-candidate", 3)
+    assert remote.sent == [START, waited, scripts.settle_probe("dtma-candidate", 0, None)]
 
 
 def test_a_candidate_that_cannot_say_which_instance_it_is_cannot_be_handed_over():

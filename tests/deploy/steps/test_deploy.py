@@ -74,6 +74,7 @@ def kinds(remote: FakeRemote) -> list[str]:
         scripts.SURVEY: "survey",
         scripts.SETTLE_PROBE: "settle",
         scripts.HOST_LAYERS: "layers",
+        scripts.WAIT_LISTENING: "wait port",
     }
     out = []
     for argv in remote.sent:
@@ -132,8 +133,10 @@ def test_fresh_host_gets_every_step_in_order(context):
         "sh -c",  # installed atomically, its sha256 read back
         "docker container",  # candidate: is there an agent to hand over from? no
         "docker rm",  # candidate: created and started
+        "wait port",  # its check port listens: the tunnel can open
         "settle",
         "sh -c",  # the candidate promoted: it takes the public port
+        "wait port",  # the public port listens
         "docker rename",  # and the agent's name
         "settle",  # verify
         "grep -qF",  # the lock, released only if its owner file still names this take
@@ -197,9 +200,11 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "sh -c",
         "docker container",  # v1 publishes its port itself (an earlier kind)
         "docker rm",
+        "wait port",
         "settle",
         "sh -c",  # the candidate promoted
         "docker update",  # so v1 stops first, then the candidate binds
+        "wait port",
         "docker rm",  # v1 is set aside as dtma-previous, the candidate takes the name
         "docker logs",  # verify failed: the failed agent's logs
         "docker container",  # is there a previous release?

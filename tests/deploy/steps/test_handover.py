@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks.commands import docker
+from tasks.commands import docker, scripts
 from tasks.commands.shell import chain, then
 from tasks.errors import DeployError
 from tasks.facts.container import ContainerState
@@ -19,6 +19,7 @@ PUBLISHING = ContainerState(
     name="dtma", running=True, network_mode="default", restart_policy="unless-stopped",
     labels={"dtma.version": "v1"},
 )  # fmt: skip
+WAITED = scripts.wait_listening(30000, "dtma-candidate", 3)
 RENAMES = [
     docker.remove_if_present("dtma-previous"),
     docker.rename("dtma", "dtma-previous"),
@@ -38,21 +39,34 @@ def test_an_agent_that_shares_the_port_is_stopped_only_once_the_new_one_serves()
     with agent:
         hand_over(remote, settings(agent.url), "new", Retire(SHARING, "dtma-previous"))
     assert remote.tunneled == [30000]
-    assert remote.sent == [promote("dtma-candidate"), chain(stop_for_good("dtma"), *RENAMES)]
+    assert remote.sent == [
+        promote("dtma-candidate"),
+        WAITED,
+        chain(stop_for_good("dtma"), *RENAMES),
+    ]
 
 
 def test_an_agent_that_publishes_the_port_itself_is_stopped_before_the_new_one_binds():
     agent, remote = public_answers("new")
     with agent:
         hand_over(remote, settings(agent.url), "new", Retire(PUBLISHING, "dtma-previous"))
-    assert remote.sent == [promote("dtma-candidate"), stop_for_good("dtma"), chain(*RENAMES)]
+    assert remote.sent == [
+        promote("dtma-candidate"),
+        stop_for_good("dtma"),
+        WAITED,
+        chain(*RENAMES),
+    ]
 
 
 def test_a_first_release_only_takes_the_name():
     agent, remote = public_answers("new")
     with agent:
         hand_over(remote, settings(agent.url), "new", Retire(None, "dtma-previous"))
-    assert remote.sent == [promote("dtma-candidate"), docker.rename("dtma-candidate", "dtma")]
+    assert remote.sent == [
+        promote("dtma-candidate"),
+        WAITED,
+        docker.rename("dtma-candidate", "dtma"),
+    ]
 
 
 def test_a_candidate_that_never_serves_publicly_is_removed_and_the_old_agent_restarted():
