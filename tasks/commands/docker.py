@@ -75,7 +75,9 @@ def set_restart(name: str, policy: str) -> Argv:
 
 
 def signal(name: str, signal_name: str) -> Argv:
-    return ["docker", "kill", "--signal", signal_name, name]
+    """Signal the container's main process from inside: `docker kill --signal` would also mark
+    the container stopped by hand, and `unless-stopped` would then not start it after a reboot."""
+    return ["docker", "exec", name, "sh", "-c", f"kill -{signal_name} 1"]
 
 
 def start(name: str) -> Argv:

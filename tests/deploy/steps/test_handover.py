@@ -86,7 +86,7 @@ def test_a_candidate_that_never_serves_publicly_is_removed_and_the_old_agent_res
 
 def test_a_kernel_without_request_migration_is_said_not_fatal(capsys):
     agent, remote = public_answers("new")
-    remote.answer("USR1", with_=result(NO_MIGRATION + "\n"))
+    remote.answer("dtma-migrate", with_=result(NO_MIGRATION + "\n"))
     with agent:
         hand_over(remote, settings(agent.url), "new", Retire(SHARING, "dtma-previous"))
     assert "net.ipv4.tcp_migrate_req" in capsys.readouterr().out
