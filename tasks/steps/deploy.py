@@ -27,7 +27,7 @@ from tasks.steps import adopt, lock, preflight, report
 from tasks.steps.build import BuildKey, BuiltImage, build
 from tasks.steps.candidate import check_candidate
 from tasks.steps.env import install_env
-from tasks.steps.handover import Retire, hand_over
+from tasks.steps.handover import Retire, hand_over, handing_over
 from tasks.steps.release import release_labels, replace_agent
 from tasks.steps.rollback import roll_back_after
 from tasks.steps.ship import ship
@@ -129,7 +129,7 @@ def run_locked(
         labels = release_labels(built.version)
         old = adoptee.state if adoptee else read_container(remote, s.container, "candidate")
         instance = check_candidate(remote, s, built.ref, built.version, labels)
-    with step(rep, "release"):
+    with step(rep, "release"), handing_over(remote, s):
         rep.outcome = "failed during release"
         took = hand_over(remote, s, instance, Retire(old, keep_as=s.previous))
         print(f"{rep.host}: the new agent took port {s.port} in {took:.2f} s", flush=True)

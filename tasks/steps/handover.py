@@ -17,6 +17,8 @@ candidate is removed and the old agent was never touched.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
@@ -112,6 +114,17 @@ def finish(remote: Remote, s: DeploySettings, retire: Retire, stop_old: bool) ->
             steps.append(docker.remove(old.name))
     steps.append(docker.rename(s.candidate, s.container))
     remote.run(chain(*steps), step="release", hint="run `fab status` to see both containers")
+
+
+@contextmanager
+def handing_over(remote: Remote, s: DeploySettings) -> Iterator[None]:
+    """Whatever stops the run between the candidate's checks and the handover (Ctrl-C): a
+    candidate still under its candidate name was never handed the port, and goes."""
+    try:
+        yield
+    except BaseException:
+        remote.run(docker.remove_if_present(s.candidate), step="release", check=False)
+        raise
 
 
 def hand_over(remote: Remote, s: DeploySettings, instance: str, retire: Retire) -> float:

@@ -10,7 +10,7 @@ from tasks.facts.container import ContainerState, read_container
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps.candidate import check_candidate
-from tasks.steps.handover import Retire, hand_over
+from tasks.steps.handover import Retire, hand_over, handing_over
 
 
 def release_labels(version: str) -> dict[str, str]:
@@ -39,4 +39,5 @@ def replace_agent(
     if old is None:
         old = read_container(remote, s.container, step="release")
     instance = check_candidate(remote, s, image_ref, version, labels or release_labels(version))
-    return hand_over(remote, s, instance, Retire(old, keep_as))
+    with handing_over(remote, s):
+        return hand_over(remote, s, instance, Retire(old, keep_as))
