@@ -1,10 +1,12 @@
 """`python -m dtma.forwarder`: a TCP relay, standard library only.
 
 Listens on 0.0.0.0:$DTMA_FORWARD_PORT (default 30000) and relays each connection to
-$DTMA_FORWARD_TARGET (default host.docker.internal:30000) over a new upstream connection. It runs
-as the container `dtma_manager` on Docker's default bridge (`--add-host
-host.docker.internal:host-gateway`), so that containers made with `--link dtma_manager:dtma`
-still reach the agent, which listens on the host network, at http://dtma:30000.
+$DTMA_FORWARD_TARGET (default gateway:30000) over a new upstream connection. It runs as the
+container `dtma_manager` on Docker's default bridge, so that containers made with `--link
+dtma_manager:dtma` still reach the agent, which listens on the host network, at
+http://dtma:30000. The host `gateway` is the container's default gateway, read at each connect:
+the host's address on the bridge (Docker's `host-gateway` resolves to nothing after an engine
+restart with live-restore, which adoption does).
 
 - An upstream that refuses (an agent restarting) is retried every 50 ms for up to 3 s before the
   client's connection is closed.
@@ -19,13 +21,15 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 log = logging.getLogger("dtma.forwarder")
 DEFAULT_PORT = 30000
-DEFAULT_TARGET = "host.docker.internal:30000"
+DEFAULT_TARGET = "gateway:30000"
+GATEWAY = "gateway"
 RETRY_SECONDS = 0.05
 RETRY_FOR_SECONDS = 3.0
 CHUNK = 64 * 1024
@@ -46,6 +50,16 @@ class ForwardSettings:
         return cls(port, host.strip("[]"), int(target_port))
 
 
+def default_gateway(routes: str = "/proc/net/route") -> str:
+    """The default route's gateway, e.g. 172.17.0.1 ("" without one)."""
+    with open(routes) as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if len(fields) > 2 and fields[1] == "00000000":
+                return socket.inet_ntoa(int(fields[2], 16).to_bytes(4, "little"))
+    return ""
+
+
 async def connect_upstream(
     settings: ForwardSettings,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
@@ -54,7 +68,9 @@ async def connect_upstream(
     give_up = loop.time() + RETRY_FOR_SECONDS
     while True:
         try:
-            return await asyncio.open_connection(settings.target_host, settings.target_port)
+            host = settings.target_host
+            host = default_gateway() if host == GATEWAY else host
+            return await asyncio.open_connection(host, settings.target_port)
         except OSError as exc:
             if loop.time() >= give_up:
                 log.warning("upstream %s:%d: %s", settings.target_host, settings.target_port, exc)

@@ -57,13 +57,7 @@ def create_forwarder(name: str, image: str, labels: Mapping[str, str], port: int
     """A container that keeps `name` (and so every `--link name:alias` to it) reaching the agent
     on the host's network: it relays port `port` of its bridge address to the host's."""
     argv = ["docker", "create", "--name", name, "--restart", "always"]
-    argv += ["--add-host", "host.docker.internal:host-gateway"]
-    argv += [
-        "-e",
-        f"DTMA_FORWARD_PORT={port}",
-        "-e",
-        f"DTMA_FORWARD_TARGET=host.docker.internal:{port}",
-    ]
+    argv += ["-e", f"DTMA_FORWARD_PORT={port}", "-e", f"DTMA_FORWARD_TARGET=gateway:{port}"]
     argv += [*LOG_OPTS]
     for key, value in sorted(labels.items()):
         argv += ["--label", f"{key}={value}"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from dtma.forwarder import default_gateway
 from tests.agent.conftest import REPO
 from tests.agent.handover_support import read_all
 from tests.support.ports import free_port
@@ -109,3 +110,15 @@ def test_closes_the_client_when_the_upstream_stays_down(forwarder):
     waited = time.monotonic() - began
     assert 2.9 <= waited < 10, waited
     assert "upstream 127.0.0.1" in log_path.read_text()
+
+
+def test_the_gateway_is_read_from_the_routing_table(tmp_path):
+    routes = tmp_path / "route"
+    routes.write_text(
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\n"
+        "eth0\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\n"
+        "eth0\t00000000\t010012AC\t0003\t0\t0\t0\t00000000\n"
+    )
+    assert default_gateway(str(routes)) == "172.18.0.1"
+    routes.write_text("Iface\tDestination\tGateway\n")
+    assert default_gateway(str(routes)) == ""

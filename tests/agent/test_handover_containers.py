@@ -169,8 +169,7 @@ def test_a_linked_container_reaches_the_host_network_agent_through_the_forwarder
         ["/opt/venv/bin/python", "-m", "dtma.forwarder"],
         detach=True,
         name=f"dtma-test-handover-fwd-{uuid.uuid4().hex[:8]}",
-        environment={"DTMA_FORWARD_TARGET": f"host.docker.internal:{port}"},
-        extra_hosts={"host.docker.internal": "host-gateway"},
+        environment={"DTMA_FORWARD_TARGET": f"gateway:{port}"},  # the host, on the bridge
         healthcheck={"test": ["NONE"]},
     )
     containers.append(forwarder)
