@@ -31,9 +31,16 @@ health='{{if .State.Health}}{{.State.Health.Status}}{{end}}'
 { echo "lock=$(cat "$lock_dir/owner" 2>/dev/null || { [ -d "$lock_dir" ] && echo unknown; })"; } &
 { echo "free=$({ df -Pk /var/lib/docker 2>/dev/null || df -Pk /; } \
 | awk 'NR==2 {print $4}')"; } &
+# Who claims each port: running or restarting containers (a crash loop is missed by
+# `docker ps --filter publish`), by their configured port bindings.
+{ ids=$(docker ps -q --filter status=running --filter status=restarting 2>/dev/null)
+  ports='{{range $p, $b := .HostConfig.PortBindings}}{{range $b}} {{.HostPort}}{{end}}{{end}}'
+  claims=$([ -z "$ids" ] || docker inspect --format "{{.Name}}$ports" $ids)
+  for port in "$@"; do
+    echo "publish$port=$(echo "$claims" | awk -v p="$port" \
+'{ for (i = 2; i <= NF; i++) if ($i == p) { sub("^/", "", $1); printf "%s ", $1; break } }')"
+  done; } &
 for port in "$@"; do
-  { echo "publish$port=$(docker ps --filter "publish=$port" --format '{{.Names}}' \
-| tr '\\n' ' ')"; } &
   { echo "listen$port=$(ss -Hltn "sport = :$port" 2>/dev/null | wc -l)"; } &
 done
 wait

@@ -85,13 +85,16 @@ def forwarder_labels(adoptee: ContainerState) -> dict[str, str]:
     }
 
 
-def install_forwarder(remote: Remote, s: DeploySettings, adoptee: Adoptee, image: str) -> None:
-    """The adopted container's name now belongs to a forwarder to the agent."""
+def install_forwarder(remote: Remote, s: DeploySettings, adoptee: Adoptee, image: str) -> bool:
+    """The adopted container's name now belongs to a forwarder to the agent. True when the
+    engine was restarted to relink: a container started before that may hold a Docker socket
+    that is gone (an engine without socket activation makes a new one)."""
     name = adoptee.state.name
     create = docker.create_forwarder(name, image, forwarder_labels(adoptee.state), s.port)
     remote.run(chain(create, docker.start(name)), step="adopt", hint="`fab rollback` undoes it")
     if adoptee.linked_by:
         relink(remote, ", ".join(adoptee.linked_by))
+    return bool(adoptee.linked_by)
 
 
 def relink(remote: Remote, who: str) -> None:
@@ -135,10 +138,11 @@ def give_back(
         docker.remove(relay.name),
         docker.rename(previous.name, name),
         docker.set_restart(name, policy),
-        docker.start(name),
         docker.rename(s.container, s.previous) if keep_ours else docker.remove(s.container),
     ]
     remote.run(chain(*steps), step="rollback")
+    # Relinked before it starts: it then mounts the engine's socket as it is after the restart.
     if who := linked_by(remote, name):
         relink(remote, ", ".join(who))
+    remote.run(docker.start(name), step="rollback")
     return name

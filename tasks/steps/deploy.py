@@ -135,7 +135,9 @@ def run_locked(
         print(f"{rep.host}: the new agent took port {s.port} in {took:.2f} s", flush=True)
     if adoptee:
         with step(rep, "adopt"):
-            adopt.install_forwarder(remote, s, adoptee, built.ref)
+            if adopt.install_forwarder(remote, s, adoptee, built.ref):
+                print(f"{rep.host}: a fresh agent container, on the restarted engine", flush=True)
+                replace_agent(remote, s, built.ref, built.version)
     try:
         with step(rep, "verify"):
             rep.verify = verify_release(remote, s, built.version, built.healthcheck)

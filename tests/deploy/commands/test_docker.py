@@ -1,6 +1,6 @@
 """Docker commands exactly as they will run: argv lists, no host needed."""
 
-from tasks.commands import docker, scripts
+from tasks.commands import docker
 from tasks.commands.shell import to_shell
 
 
@@ -59,8 +59,6 @@ def test_simple_builders():
         "--follow",
         "dtma",
     ]
-    # Who publishes a port is asked inside the survey script, once per port.
-    assert "docker ps --filter \"publish=$port\" --format '{{.Names}}'" in scripts.SURVEY
     assert (
         to_shell(docker.remove_if_present("x y"))
         == "docker rm --force 'x y' >/dev/null 2>&1 || true"

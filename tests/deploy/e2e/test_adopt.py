@@ -79,7 +79,8 @@ def test_adopt_with_the_hosts_own_tokens(agentopia_droplet, context):
     print(f"\nadoption, public port: {load.result.summary()}")
     no_tokens(result, agentopia_droplet)
     assert f"adopting {MANAGER}: image" in result.stdout and "agentopia_backend" in result.stdout
-    assert keyed_status(agentopia_droplet).json()["version"] == version_of(context)
+    full = keyed_status(agentopia_droplet).json()
+    assert (full["version"], full["status"]) == (version_of(context), "healthy")  # Docker answers
     stat = on_host(box, "stat -c '%a %U' /etc/dtma/dtma.env").stdout.split()
     assert stat == ["600", "root"]
     env = dict(line.split("=", 1) for line in on_host(box, "cat /etc/dtma/dtma.env").stdout.split())
@@ -156,7 +157,8 @@ def test_an_old_agent_that_crash_loops_is_adopted_and_given_back(
     result = adopt(droplet, context)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     no_tokens(result, droplet)
-    assert keyed_status(droplet).json()["version"] == version_of(context)
+    full = keyed_status(droplet).json()
+    assert (full["version"], full["status"]) == (version_of(context), "healthy")
     assert linked_status(droplet)["version"] == version_of(context)
     back = fab([droplet.sandbox], "rollback", "--env-from-host")
     assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]

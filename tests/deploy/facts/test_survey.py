@@ -4,6 +4,7 @@ its answer parsed."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -110,3 +111,22 @@ def test_survey_reads_env_sha_and_lock_owner_from_the_files(tmp_path):
     assert found.lock_owner == '{"user": "u"}'
     assert found.free_bytes is not None and found.free_bytes > 0
     assert found.publishers == {30000: [], 30001: []}
+
+
+def test_survey_names_running_and_restarting_containers_by_the_ports_they_claim(tmp_path):
+    """A crash-looping container holds its port between restarts, yet `docker ps --filter
+    publish` does not list it: claims are read from every live container's port bindings."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "docker").write_text(
+        "#!/bin/sh\n"
+        'case "$1 $2" in\n'
+        '  "ps -q") echo id1; echo id2 ;;\n'
+        '  "inspect --format") echo "/dtma_manager 30000"; echo "/other 8080 30001x" ;;\n'
+        "  *) exit 1 ;;\n"
+        "esac\n"
+    )
+    (folder / "docker").chmod(0o755)
+    path = f"{folder}:{os.environ['PATH']}"
+    found = survey.parse_survey(run_sh(survey_argv(tmp_path), path).stdout, PORTS)
+    assert found.publishers == {30000: ["dtma_manager"], 30001: []}

@@ -104,11 +104,11 @@ def test_an_adopted_container_comes_back_under_its_name_and_restart_policy():
             docker.remove("dtma_manager"),
             docker.rename("dtma-previous", "dtma_manager"),
             docker.set_restart("dtma_manager", "always"),
-            docker.start("dtma_manager"),
             docker.rename("dtma", "dtma-previous"),
         )
         in remote.sent
     )
+    assert remote.sent[-2] == docker.start("dtma_manager")  # after relinking, when it must
 
 
 def test_a_failed_first_deploy_is_stopped_and_left_for_inspection():
