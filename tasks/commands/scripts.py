@@ -144,6 +144,26 @@ def wait_listening(port: int, container: str, seconds: float) -> Argv:
     return ["sh", "-c", WAIT_LISTENING, "dtma-wait-port", str(port), container, f"{seconds:.0f}"]
 
 
+# Containers $2, $4, … link to container $1 as aliases $3, $5, …: each one's hosts file (kept in
+# place: it is bind-mounted) gets one line for $1's address under the alias, as Docker writes it.
+LINK_HOSTS = """\
+target=$1; shift
+ip=$(docker inspect --format '{{.NetworkSettings.IPAddress}}' "$target") || exit 1
+short=$(docker inspect --format '{{printf "%.12s" .Id}}' "$target") || exit 1
+while [ $# -ge 2 ]; do
+  who=$1 alias=$2; shift 2
+  hosts=$(docker inspect --format '{{.HostsPath}}' "$who") || continue
+  awk -v a="$alias" -v t="$target" \
+    '{ for (i = 2; i <= NF; i++) if ($i == a || $i == t) next; print }' "$hosts" >"$hosts.dtma"
+  printf '%s\t%s %s %s\n' "$ip" "$alias" "$short" "$target" >>"$hosts.dtma"
+  cat "$hosts.dtma" >"$hosts" && rm -f "$hosts.dtma"
+done"""
+
+
+def link_hosts(target: str, pairs: Sequence[str]) -> Argv:
+    return ["sh", "-c", LINK_HOSTS, "dtma-link-hosts", target, *pairs]
+
+
 def linked_to(name: str) -> Argv:
     return ["sh", "-c", LINKED_TO, "dtma-linked", name]
 

@@ -29,11 +29,11 @@ FORWARDER_ROLE = "forwarder"
 @dataclass(frozen=True)
 class Adoptee:
     state: ContainerState
-    linked_by: tuple[str, ...]  # "container (as alias)"
+    linked_by: tuple[tuple[str, str], ...]  # (container, alias) of every `--link name:alias`
 
     def describe(self) -> str:
         s = self.state
-        links = ", ".join(self.linked_by) or "no container"
+        links = said(self.linked_by) or "no container"
         return (
             f"{s.name}: image {s.image_ref or s.image_id}, created {s.created[:19]}, "
             f"restart {s.restart_policy}, {s.status}; linked from {links}"
@@ -45,10 +45,13 @@ def is_adopted(state: ContainerState) -> bool:
     return not state.version
 
 
-def linked_by(remote: Remote, name: str) -> tuple[str, ...]:
+def linked_by(remote: Remote, name: str) -> tuple[tuple[str, str], ...]:
     found = remote.run(scripts.linked_to(name), step="preflight", check=False).stdout
-    pairs = [line.split() for line in found.splitlines() if len(line.split()) == 2]
-    return tuple(f"{who} (as {alias})" for who, alias in pairs)
+    return tuple((w[0], w[1]) for w in (line.split() for line in found.splitlines()) if len(w) == 2)
+
+
+def said(links: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{who} (as {alias})" for who, alias in links)
 
 
 def survey(remote: Remote, name: str) -> Adoptee:
@@ -91,13 +94,27 @@ def install_forwarder(remote: Remote, s: DeploySettings, adoptee: Adoptee, image
     that is gone (an engine without socket activation makes a new one)."""
     name = adoptee.state.name
     create = docker.create_forwarder(name, image, forwarder_labels(adoptee.state), s.port)
-    remote.run(chain(create, docker.start(name)), step="adopt", hint="`fab rollback` undoes it")
+    remote.run(create, step="adopt", hint="`fab rollback` undoes it")
+    # Relinked first, started next: the engine rewrites a linked container's /etc/hosts when
+    # the container its link points to starts.
     if adoptee.linked_by:
-        relink(remote, ", ".join(adoptee.linked_by))
+        relink(remote, name, adoptee.linked_by)
+    remote.run(docker.start(name), step="adopt", hint="`fab rollback` undoes it")
+    if adoptee.linked_by:
+        point_links_at(remote, name, adoptee.linked_by)
     return bool(adoptee.linked_by)
 
 
-def relink(remote: Remote, who: str) -> None:
+def point_links_at(remote: Remote, target: str, links: tuple[tuple[str, str], ...]) -> None:
+    """Each linked container's /etc/hosts names `target`'s address: the engine only rewrites
+    entries a container already has, and one started while its link target was down (a crash
+    loop) has none."""
+    pairs = [word for pair in links for word in pair]
+    remote.run(scripts.link_hosts(target, pairs), step="relink", hint="`fab rollback` undoes it")
+
+
+def relink(remote: Remote, target: str, links: tuple[tuple[str, str], ...]) -> None:
+    who = said(links)
     print(f"{remote.host}: restarting the Docker engine (live-restore) to relink {who}")
     done = remote.run(scripts.restart_engine(), step="relink", check=False)
     if not done.ok:
@@ -142,7 +159,10 @@ def give_back(
     ]
     remote.run(chain(*steps), step="rollback")
     # Relinked before it starts: it then mounts the engine's socket as it is after the restart.
-    if who := linked_by(remote, name):
-        relink(remote, ", ".join(who))
+    links = linked_by(remote, name)
+    if links:
+        relink(remote, name, links)
     remote.run(docker.start(name), step="rollback")
+    if links:
+        point_links_at(remote, name, links)
     return name
