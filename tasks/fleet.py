@@ -96,7 +96,7 @@ class Fleet:
         self.records = {host: HostRecord(host) for host in self.hosts}
         self.interrupted = self.halted = False
         self.started_at = time.time()
-        self.seconds = 0.0
+        self.seconds = self.rollback_seconds = 0.0
         self._done: queue.Queue[tuple[str, HostOutcome]] = queue.Queue()
 
     # -- the rollout ---------------------------------------------------------------------
@@ -129,10 +129,12 @@ class Fleet:
         if not switched:
             return
         self.say(f"fleet: rolling back {len(switched)} host(s) switched in this run")
+        began = time.monotonic()
         self.halted = False
         for host in switched:
             self.records[host].rollback = "rolling back"
         self._run_all(deque(switched), self._roll_back, set(), len(switched), rollback=True)
+        self.rollback_seconds = round(time.monotonic() - began, 2)
 
     # -- scheduling ----------------------------------------------------------------------
     def _run_all(
