@@ -93,13 +93,15 @@ def stop_engine(box) -> None:
     wait_until(lambda: on_host(box, "docker info").returncode != 0, "the engine to stop")
 
 
-def test_canary_then_three_in_parallel_from_a_hosts_file(boxes, contexts, env_file, tmp_path):
+def test_canary_then_three_in_parallel_from_a_hosts_file_smoke_gated(
+    boxes, contexts, env_file, tmp_path
+):
     first = fleet(boxes, contexts["v1"], env_file, "--canary", "1", "--parallel", "3")
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-3000:]
     hosts_file = tmp_path / "hosts"
     listed = "".join(f"{box.host}   # droplet {i}\n" for i, box in enumerate(boxes))
     hosts_file.write_text("# the toolboxes\n\n" + listed)
-    extra = ("--hosts-file", str(hosts_file), "--canary", "1", "--parallel", "3")
+    extra = ("--hosts-file", str(hosts_file), "--canary", "1", "--parallel", "3", "--smoke")
     done = fleet(boxes, contexts["v2"], env_file, *extra, hosts=[])
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     assert {public_version(box) for box in boxes} == {version_of(contexts["v2"])}
@@ -107,7 +109,7 @@ def test_canary_then_three_in_parallel_from_a_hosts_file(boxes, contexts, env_fi
     assert f"fleet: 4 host(s) from hosts file {hosts_file}: " in out
     assert out.index(f"{boxes[0].host}: release") < out.index(f"{boxes[1].host}: preflight")
     for box in boxes:
-        assert f"{box.host}: candidate" in out and f"{box.host}: verify" in out
+        assert f"{box.host}: candidate" in out and f"{box.host}: smoke" in out
         assert summary_of(out)[box.host].startswith("deployed")
     assert "fleet: 4 done, 0 failed, 0 in flight, 0 not started" in out
     report = latest_fleet_report()
@@ -124,7 +126,7 @@ def test_late_failure_rolls_every_switched_host_back(boxes, contexts, env_file):
     done = fleet(boxes, contexts["v3"], env_file, *extra)
     assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-3000:]
     rows = summary_of(done.stdout)
-    assert rows[boxes[3].host].startswith("failed (check: ")
+    assert rows[boxes[3].host].startswith("failed (preflight: ")
     for box in boxes[:3]:
         assert rows[box.host].startswith("rolled back; rolled back to dtma:"), rows[box.host]
         assert public_version(box) == before
@@ -143,7 +145,7 @@ def test_stop_leaves_the_hosts_not_started_untouched(boxes, contexts, env_file):
     rows = summary_of(done.stdout)
     assert rows[boxes[0].host].startswith("deployed")
     assert public_version(boxes[0]) == version_of(contexts["v3"])
-    assert rows[boxes[3].host].startswith("failed (check: ")
+    assert rows[boxes[3].host].startswith("failed (preflight: ")
     for box in order[2:]:
         assert rows[box.host] == "not started"
         assert started_at(box) == untouched[box.host]
@@ -185,7 +187,7 @@ def test_an_unreachable_host_fails_within_15_seconds(boxes, contexts, env_file, 
     done = FabRun(argv).finish(timeout=300)
     assert done.returncode == 1
     record = next(h for h in latest_fleet_report()["hosts"] if h["host"] == silent_host)
-    assert record["state"] == "failed" and record["step"] == "check", record
+    assert record["state"] == "failed" and record["step"] == "preflight", record
     assert record["seconds"] <= 15, record  # the bound; the timeout is 10 s
     assert summary_of(done.stdout)[boxes[0].host].startswith("up to date")
     print(f"\nunreachable host failed after {record['seconds']} s: {record['cause']}")
