@@ -190,7 +190,9 @@ class Fleet:
         except queue.Empty:
             self._past_deadline(in_flight, expired, rollback)
             return
-        in_flight.pop(host, None)
+        if host not in in_flight:
+            return  # a host left behind at its deadline, ending late: it stays failed
+        in_flight.pop(host)
         expired.pop(host, None)
         self._finished(host, outcome, rollback)
 
