@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import fabric.tasks
 from invoke.exceptions import Exit
 
 from tasks import settings
@@ -56,6 +57,17 @@ FLEET_FLAGS = (
     "hosts_file",
     "do_tag",
 )
+
+
+class LongFleetFlags(fabric.tasks.Task):
+    """A task whose fleet flags have long names only: `fab deploy -h` stays help and `-i`
+    stays fab's identity file, as before these flags existed."""
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        if name in FLEET_FLAGS:
+            opts["names"] = opts["names"][:1]
+        return opts
 
 
 def help_for(*names: str) -> dict[str, str]:

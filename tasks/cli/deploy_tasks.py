@@ -7,6 +7,7 @@ from fabric import Connection, task
 from tasks.cli.common import (
     FLEET_FLAGS,
     HOST_KEY_FLAGS,
+    LongFleetFlags,
     help_for,
     one_line_errors,
     remote_of,
@@ -40,7 +41,7 @@ DEPLOY_FLAGS = (
 )
 
 
-@task(help=help_for(*DEPLOY_FLAGS))
+@task(klass=LongFleetFlags, help=help_for(*DEPLOY_FLAGS))
 def deploy(
     c: Connection,
     env_file=None,
