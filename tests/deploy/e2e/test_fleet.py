@@ -20,7 +20,7 @@ from tasks import sandbox
 from tests.faults.support import FabRun
 from tests.support.contexts import ROOT, make_context, version_of
 from tests.support.deploy import ENV_TEXT, FAB, inspect, on_host, public_version, verify_urls
-from tests.support.readiness import wait_until
+from tests.support.readiness import wait_until, wait_until_healthy
 from tests.support.sandboxes import sandbox_for_tests
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -151,7 +151,8 @@ def test_stop_leaves_the_hosts_not_started_untouched(boxes, contexts, env_file):
         assert started_at(box) == untouched[box.host]
         assert public_version(box) == version_of(contexts["v2"])
     sandbox.reboot(boxes[3].name)  # its engine back, and with it its agent
-    wait_until(lambda: public_version(boxes[3]) == version_of(contexts["v2"]), "the agent back")
+    wait_until_healthy(boxes[3].agent_url)
+    assert public_version(boxes[3]) == version_of(contexts["v2"])
 
 
 @pytest.fixture
