@@ -19,18 +19,26 @@ FAB = Path(sys.executable).with_name("fab")
 REPORT_KEYS = ("phases", "bytes_sent", "image_bytes", "layers_total", "layers_sent", "new_image")
 
 
-def fab_argv(sandboxes: Sequence[Sandbox], env_file: Path, context: Path) -> list[str]:
-    """One `fab` command deploying to every sandbox; each gets its own key and verify URL."""
+def fab_argv(
+    sandboxes: Sequence[Sandbox],
+    env_file: Path,
+    context: Path,
+    extra: Sequence[str] = (),
+    keys: Sequence[Path] | None = None,
+) -> list[str]:
+    """One `fab` command deploying to every sandbox; each gets its own key and verify URL
+    (or only `keys`: sshd refuses a client after 6 keys tried, so big fleets share one)."""
     hosts = [s.host for s in sandboxes]
     if len(sandboxes) == 1:
         verify = sandboxes[0].agent_url
     else:
         verify = ",".join(f"{s.host}={s.agent_url}" for s in sandboxes)
-    keys = [arg for s in sandboxes for arg in ("-i", str(s.key_path))]
+    paths = [s.key_path for s in sandboxes] if keys is None else keys
+    key_args = [arg for path in paths for arg in ("-i", str(path))]
     return [
-        str(FAB), "-H", ",".join(hosts), *keys, "deploy",
+        str(FAB), "-H", ",".join(hosts), *key_args, "deploy",
         "--env-file", str(env_file), "--verify-url", verify, "--context", str(context),
-        "--known-hosts", str(KNOWN_HOSTS),
+        "--known-hosts", str(KNOWN_HOSTS), *extra,
     ]  # fmt: skip
 
 
@@ -50,20 +58,27 @@ def unavailable_reason() -> str | None:
 
 
 def read_reports(folder: Path) -> list[dict]:
-    """The JSON reports `fab deploy` wrote (one per host), without anything but the figures."""
+    """The JSON reports `fab deploy` wrote (one per host), without anything but the figures
+    (a fleet run's own record is left out)."""
     reports = []
-    for path in sorted(folder.glob("*.json")):
+    for path in sorted(p for p in folder.glob("*.json") if not p.name.startswith("fleet-")):
         data = json.loads(path.read_text())
         reports.append({key: data.get(key) for key in REPORT_KEYS})
     return reports
 
 
-def deploy(sandboxes: Sequence[Sandbox], env_file: Path, context: Path) -> list[dict]:
+def deploy(
+    sandboxes: Sequence[Sandbox],
+    env_file: Path,
+    context: Path,
+    extra: Sequence[str] = (),
+    keys: Sequence[Path] | None = None,
+) -> list[dict]:
     """Run `fab deploy` to the sandboxes; return its per-host reports. Raises StepFailed."""
     with tempfile.TemporaryDirectory(prefix="dtma-bench-reports-") as folder:
         try:
             done = subprocess.run(
-                fab_argv(sandboxes, env_file, context),
+                fab_argv(sandboxes, env_file, context, extra, keys),
                 cwd=PROJECT_DIR,
                 env={**os.environ, "DTMA_DEPLOY_REPORTS_DIR": folder},
                 capture_output=True,

@@ -47,6 +47,16 @@ class DeploySettings:
     reports_dir: str = "reports"
     known_hosts: str | None = None
     accept_new_host_key: bool = False
+    # A fleet (several hosts): the first `canary` go alone, then `parallel` at a time.
+    canary: int = 1
+    parallel: int = 1
+    on_failure: str = "stop"  # or "rollback-all": every host switched in this run goes back
+    connect_timeout: float = 10.0  # per host, for SSH connect, banner and auth: well under 15 s
+    host_deadline: float = 1800.0  # per host, for its whole deploy
+    smoke: bool = False  # the smoke suite's default promises gate each host after its release
+    hosts_file: str | None = None
+    do_tag: str | None = None
+    do_api: str = "https://api.digitalocean.com"  # tests point it at a stand-in
     # Read from the env file, never from config; kept out of repr so it cannot be printed.
     backend_key: str = field(default="", repr=False)
 
@@ -139,7 +149,8 @@ def merge(
     return settings
 
 
-SECONDS = ("verify_timeout", "health_timeout", "lock_ttl")  # must be finite and above 0
+SECONDS = ("verify_timeout", "health_timeout", "lock_ttl", "connect_timeout", "host_deadline")
+ON_FAILURE = ("stop", "rollback-all")  # must be finite and above 0
 PORTS = ("port", "candidate_port")
 # Directories the deploy creates and may clear: only inside a place named for this tool, so a
 # mistyped setting can never point the lock breaker or the stage cleaner at /etc or /tmp.
@@ -164,6 +175,14 @@ def problems_with(s: DeploySettings) -> list[str]:
         )
     if s.keep_releases < 1:
         problems.append(f"setting 'keep_releases': {s.keep_releases} must be 1 or more")
+    if s.canary < 0:
+        problems.append(f"setting 'canary': {s.canary} must be 0 or more hosts")
+    if s.parallel < 1:
+        problems.append(f"setting 'parallel': {s.parallel} must be 1 or more hosts at a time")
+    if s.on_failure not in ON_FAILURE:
+        problems.append(
+            f"setting 'on_failure': {s.on_failure!r} is not one of {', '.join(ON_FAILURE)}"
+        )
     for name in OWN_DIRECTORIES:
         path = PurePosixPath(getattr(s, name))
         parts = path.parts[1:]
@@ -173,6 +192,11 @@ def problems_with(s: DeploySettings) -> list[str]:
                 "of this tool's (a component naming dtma, e.g. /var/lib/dtma-deploy/lock)"
             )
     return problems
+
+
+def digitalocean_token() -> str:
+    """The DigitalOcean API token, from DIGITALOCEAN_TOKEN only (never from a file or flag)."""
+    return os.environ.get("DIGITALOCEAN_TOKEN", "")
 
 
 def load(c: Any, **cli: Any) -> DeploySettings:

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import fabric.tasks
 from invoke.exceptions import Exit
 
 from tasks import settings
 from tasks.errors import DeployError
 from tasks.host_keys import HostKeyCheck
+from tasks.inventory import InventoryError
 from tasks.runner import Remote
 
 HELP = {
@@ -39,8 +41,40 @@ HELP = {
     "~/.ssh/known_hosts is always read too",
     "accept_new_host_key": "trust an unknown host's SSH key on first use and record it "
     "(a changed key is refused even so)",
+    "canary": "with several hosts: how many go first, alone and in order (default 1)",
+    "parallel": "with several hosts: how many at a time after the canaries (default 1)",
+    "on_failure": "stop (default: no new host starts) or rollback-all (also every host "
+    "switched in this run goes back to its previous release, verified)",
+    "connect_timeout": "seconds for each host's SSH connect, banner and login (default 10)",
+    "host_deadline": "seconds for each host's whole deploy (default 1800)",
+    "smoke": "run the smoke suite's default promises on each host after its release; "
+    "a broken promise fails the host (and rolls it back)",
+    "hosts_file": "deploy to the hosts in FILE too (one [user@]host[:port] a line, # comments)",
+    "do_tag": "deploy to the droplets with this DigitalOcean tag too (root@public IPv4; "
+    "token from DIGITALOCEAN_TOKEN)",
 }
 HOST_KEY_FLAGS = ("known_hosts", "accept_new_host_key")
+FLEET_FLAGS = (
+    "canary",
+    "parallel",
+    "on_failure",
+    "connect_timeout",
+    "host_deadline",
+    "smoke",
+    "hosts_file",
+    "do_tag",
+)
+
+
+class LongFleetFlags(fabric.tasks.Task):
+    """A task whose fleet flags have long names only: `fab deploy -h` stays help and `-i`
+    stays fab's identity file, as before these flags existed."""
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        if name in FLEET_FLAGS:
+            opts["names"] = opts["names"][:1]
+        return opts
 
 
 def help_for(*names: str) -> dict[str, str]:
@@ -70,9 +104,20 @@ def settings_from(task_locals: dict[str, Any]) -> settings.DeploySettings:
 def remote_of(c: Any, s: settings.DeploySettings) -> Remote:
     """The host Fabric connected this task to (-H), its SSH host key checked against
     --known-hosts, then any UserKnownHostsFile of the ssh_config (-S), then ~/.ssh/known_hosts."""
+    bound_waits(c, s.connect_timeout)
     check = HostKeyCheck.from_settings(s.known_hosts, s.accept_new_host_key)
     from_ssh_config = c.ssh_config.get("userknownhostsfile") if hasattr(c, "ssh_config") else None
     return Remote(c, check.with_files(from_ssh_config.split() if from_ssh_config else ()))
+
+
+def bound_waits(c: Any, seconds: float) -> None:
+    """An unreachable or silent host fails within `seconds`: TCP connect, SSH banner, login
+    (a -t/--connect-timeout given to fab wins for the connect)."""
+    if not hasattr(c, "connect_kwargs") or c.is_connected:
+        return
+    c.connect_timeout = c.connect_timeout or max(1, int(seconds))
+    waits = {"banner_timeout": seconds, "auth_timeout": seconds}
+    c.connect_kwargs = {**waits, **c.connect_kwargs}
 
 
 @contextmanager
@@ -80,5 +125,5 @@ def one_line_errors() -> Iterator[None]:
     """Expected failures end the task with one line and exit code 1; bugs keep their traceback."""
     try:
         yield
-    except (DeployError, settings.SettingsError) as exc:
+    except (DeployError, settings.SettingsError, InventoryError) as exc:
         raise Exit(f"error: {exc}", code=1) from None

@@ -5,13 +5,17 @@ from __future__ import annotations
 from fabric import Connection, task
 
 from tasks.cli.common import (
+    FLEET_FLAGS,
     HOST_KEY_FLAGS,
+    LongFleetFlags,
     help_for,
     one_line_errors,
     remote_of,
     settings_from,
 )
-from tasks.cli.executor import rollout_of
+from tasks.cli.executor import Rollout, drives_fleet, rollout_of
+from tasks.cli.fleet_run import connection, deploy_fleet, fleet_hosts
+from tasks.settings import DeploySettings
 from tasks.steps import lock
 from tasks.steps.build import build, source_version
 from tasks.steps.deploy import release_existing_image, run_deploy
@@ -36,10 +40,11 @@ DEPLOY_FLAGS = (
     "env_from_host",
     "replace_token",
     *HOST_KEY_FLAGS,
+    *FLEET_FLAGS,
 )
 
 
-@task(help=help_for(*DEPLOY_FLAGS))
+@task(klass=LongFleetFlags, help=help_for(*DEPLOY_FLAGS))
 def deploy(
     c: Connection,
     env_file=None,
@@ -56,19 +61,44 @@ def deploy(
     replace_token=False,
     known_hosts=None,
     accept_new_host_key=False,
+    canary=None,
+    parallel=None,
+    on_failure=None,
+    connect_timeout=None,
+    host_deadline=None,
+    smoke=False,
+    hosts_file=None,
+    do_tag=None,
 ) -> None:
-    """Build, ship missing layers, check a candidate, hand over, verify; roll back on failure."""
+    """Build, ship missing layers, check a candidate, hand over, verify; roll back on failure.
+    Several hosts: the canaries alone, then --parallel at a time (see README, fleet)."""
     with one_line_errors():
         s = settings_from(locals())
-        remote, run = remote_of(c, s), rollout_of(c)
-        rep = DeployReport(host=remote.host)
-        try:
-            run_deploy(remote, s, rep, build_cache=run.built)
-        except Exception:
-            run.record(remote.keys, rep.outcome, rep.error or "")
-            raise
-        url = s.agent_url(remote.keys, remote.hostname)
-        run.record(remote.keys, rep.outcome, f"{rep.version} answers at {url}")
+        run = rollout_of(c)
+        if run.cli_hosts is None:  # called with a Connection (not through DeployExecutor)
+            deploy_one(c, s, run)
+            return
+        hosts, source = fleet_hosts(s, run.cli_hosts)
+        if len(hosts) == 1 and not (s.hosts_file or s.do_tag):
+            deploy_one(connection(c, hosts[0], s), s, run)
+        else:
+            deploy_fleet(c, s, hosts, source, run)
+
+
+drives_fleet(deploy)
+
+
+def deploy_one(c: Connection, s: DeploySettings, run: Rollout) -> None:
+    """One host, as always: its steps, its report table, one error line."""
+    remote = remote_of(c, s)
+    rep = DeployReport(host=remote.host)
+    try:
+        run_deploy(remote, s, rep, build_cache=run.built)
+    except Exception:
+        run.record(remote.keys, rep.outcome, rep.error or "")
+        raise
+    url = s.agent_url(remote.keys, remote.hostname)
+    run.record(remote.keys, rep.outcome, f"{rep.version} answers at {url}")
 
 
 @task(help=help_for("context", "dockerfile", "base_image"))

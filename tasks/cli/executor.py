@@ -3,7 +3,8 @@
 Fabric runs a task once per `-H` host, in order, and stops at the first that raises Exit.
 `DeployExecutor` (named in fabric.yaml as `tasks.executor_class`) gives the run one Rollout,
 which the tasks find in their config, and prints which hosts were deployed, which failed and
-which were never reached.
+which were never reached. A task marked `drives_fleet` (deploy) is called once instead, with
+the -H hosts in the Rollout: it makes its own connections and runs the hosts itself.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Rollout:
     def __init__(self) -> None:
         self.built: dict[BuildKey, BuiltImage] = {}
         self.outcomes: dict[str, tuple[str, str]] = {}
+        self.cli_hosts: list[str] | None = None  # -H, for a task that drives the fleet
 
     def __copy__(self) -> Rollout:
         # Invoke copies config values when it merges its layers; a run has one Rollout.
@@ -49,7 +51,26 @@ def summary(hosts: list[str], outcomes: dict[str, tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def drives_fleet(task: Any) -> Any:
+    """Mark a task that takes every host at once (see DeployExecutor.expand_calls)."""
+    task.drives_fleet = True
+    return task
+
+
 class DeployExecutor(Executor):
+    def expand_calls(self, calls: list[Any], apply_hosts: bool = True) -> list[Any]:
+        if not apply_hosts:
+            return super().expand_calls(calls, apply_hosts)
+        host_str = self.core[0].args.hosts.value or ""
+        expanded = []
+        for call in calls:
+            if getattr(getattr(call, "task", call), "drives_fleet", False):
+                rollout_of(self).cli_hosts = [h for h in host_str.split(",") if h]
+                expanded.append(call)  # once, without a host: it runs them itself
+            else:
+                expanded.extend(super().expand_calls([call], apply_hosts))
+        return expanded
+
     def execute(self, *tasks: Any) -> Any:
         rollout = Rollout()
         self.config[ROLLOUT_KEY] = rollout

@@ -18,9 +18,8 @@ from tasks.cli.common import (
     settings_from,
 )
 from tasks.cli.executor import rollout_of
-from tasks.steps import lock, operate
-from tasks.steps.preflight import with_backend_key
-from tasks.steps.rollback import switch_to_previous, verify_restored
+from tasks.fleet_hosts import roll_back
+from tasks.steps import operate
 from tasks.units import human_bytes
 
 VERIFY_URL_HELP = "where the agent answers (default http://HOST:30000)"
@@ -67,12 +66,9 @@ def rollback(
     """Run the previous release again (the current one becomes the previous), then verify it."""
     with one_line_errors():
         s = settings_from(locals())
-        remote = remote_of(c, s)
-        s = with_backend_key(s, remote)
-        with lock.held(remote, s.lock_dir, s.lock_ttl):
-            restored = switch_to_previous(remote, s)
+        restored, verified = roll_back(remote_of(c, s), s)  # the one a fleet's rollback-all runs
         print(f"rolled back to {restored.image_ref if restored else None}")
-        print(f"verify     {verify_restored(remote, s, restored)}")
+        print(f"verify     {verified}")
 
 
 @task(help={"verify_url": VERIFY_URL_HELP, **help_for(*HOST_KEY_FLAGS)})

@@ -111,6 +111,32 @@ def write(report: DeployReport, folder: str | Path) -> Path:
     return path
 
 
+@dataclass
+class FleetReport:
+    """A fleet run: the rollout's settings, one record per host (with its deploy report), the
+    total time. Written as reports/fleet-<time>.json beside each host's own report."""
+
+    source: str
+    shape: dict[str, Any]
+    started_at: float = field(default_factory=time.time)
+    outcome: str = "failed"
+    interrupted: bool = False
+    total_seconds: float = 0.0
+    rollback_seconds: float = 0.0  # rollback-all, from its start to the last host verified
+    hosts: list[dict[str, Any]] = field(default_factory=list)
+    host_logs: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_fleet(report: FleetReport, folder: str | Path) -> Path:
+    path = Path(folder) / file_name("fleet", report.started_at)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    return path
+
+
 def audit_line(report: DeployReport, deployed_by: str) -> str:
     """One JSON line for the host's /var/log/dtma-deploy.log."""
     keys = ("version", "outcome", "old_image", "new_image", "bytes_sent", "env_sha256", "error")

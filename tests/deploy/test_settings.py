@@ -87,3 +87,25 @@ def test_every_bad_value_gets_its_own_line():
     with pytest.raises(SettingsError) as refused:
         merge(cli={"verify_timeout": "nan", "port": 0, "lock_dir": "/"})
     assert len(str(refused.value).splitlines()) == 3
+
+
+def test_fleet_settings_default_to_one_host_at_a_time():
+    s = merge()
+    assert (s.canary, s.parallel, s.on_failure, s.smoke) == (1, 1, "stop", False)
+    assert s.connect_timeout < 15 and s.host_deadline == 1800.0
+    s = merge(
+        config={"parallel": 3, "on-failure": "rollback-all"},
+        environ={"DTMA_DEPLOY_CANARY": "2", "DTMA_DEPLOY_SMOKE": "yes"},
+    )
+    assert (s.canary, s.parallel, s.on_failure, s.smoke) == (2, 3, "rollback-all", True)
+
+
+def test_fleet_settings_out_of_range_are_named():
+    bad = {"canary": "-1", "parallel": "0", "on_failure": "retry", "connect_timeout": "0"}
+    with pytest.raises(SettingsError) as failed:
+        merge(cli=bad)
+    message = str(failed.value)
+    assert "'canary': -1 must be 0 or more" in message
+    assert "'parallel': 0 must be 1 or more" in message
+    assert "'on_failure': 'retry' is not one of stop, rollback-all" in message
+    assert "'connect_timeout': 0.0 is not a finite number" in message

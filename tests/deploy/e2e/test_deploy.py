@@ -202,16 +202,17 @@ def test_two_hosts_then_a_broken_second_host(box_a, box_b, contexts, env_file):
     both = deploy([box_a, box_b], contexts["v2"], env_file)
     assert both.returncode == 0, both.stdout[-3000:] + both.stderr[-3000:]
     assert public_version(box_a) == public_version(box_b) == version_of(contexts["v2"])
-    assert "summary:" in both.stdout
+    assert "fleet summary:" in both.stdout
 
-    # The second host's Docker engine stops: the first host moves on, the second is refused.
+    # The second host's Docker engine stops: the first host (the canary) moves on, the second
+    # is refused.
     assert on_host(box_b, "kill $(cat /var/run/docker.pid)").returncode == 0
     time.sleep(1)
     broken = deploy([box_a, box_b], contexts["v1"], env_file)
     assert broken.returncode == 1
     assert public_version(box_a) == version_of(contexts["v1"])
-    summary = broken.stdout[broken.stdout.index("summary:") :].splitlines()
-    assert summary[1].split()[:2] == [box_a.host, "deployed"]
-    assert summary[2].split()[0] == box_b.host and "deployed" not in summary[2]
-    assert f"{box_b.host}: preflight failed" in broken.stderr
+    summary = broken.stdout[broken.stdout.index("fleet summary:") :].splitlines()
+    assert summary[1].split()[0] == box_a.host and summary[1].split()[1].startswith("deployed")
+    assert summary[2].split()[:3] == [box_b.host, "failed", "(preflight:"]
+    assert f"first: {box_b.host}: preflight failed" in broken.stderr
     assert verify_urls([box_a, box_b]).count("=") == 2

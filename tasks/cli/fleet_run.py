@@ -1,0 +1,114 @@
+"""`fab deploy` over several hosts (-H a,b,…, --hosts-file, --do-tag): the host list first,
+one build, then the fleet rollout (tasks/fleet.py), a summary and a fleet report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+import fabric
+from invoke.exceptions import Exit
+
+from tasks import settings
+from tasks.cli.common import bound_waits, remote_of
+from tasks.cli.executor import Rollout
+from tasks.errors import DeployError
+from tasks.fleet import Fleet, Shape
+from tasks.fleet_hosts import FleetHosts
+from tasks.fleet_images import SavedOnceClient
+from tasks.fleet_output import routed
+from tasks.inventory import InventoryError, hosts_from_digitalocean, hosts_from_file, unique
+from tasks.runner import Remote
+from tasks.steps import report
+from tasks.steps.build import build
+from tasks.steps.preflight import load_env
+
+INTERRUPTED = 130  # the shell's code for a run ended by Ctrl-C
+
+
+def fleet_hosts(s: settings.DeploySettings, cli_hosts: list[str]) -> tuple[list[str], str]:
+    """-H hosts, then those of --hosts-file, then the droplets tagged --do-tag; each once."""
+    hosts, sources = list(cli_hosts), ["-H"] if cli_hosts else []
+    if s.hosts_file:
+        found = hosts_from_file(s.hosts_file)
+        hosts += found.hosts
+        sources.append(f"hosts file {found.source}")
+    if s.do_tag:
+        found = hosts_from_digitalocean(s.do_tag, settings.digitalocean_token(), s.do_api)
+        hosts += found.hosts
+        sources.append(found.source)
+        for skipped in found.skipped:
+            print(f"fleet: skipped droplet {skipped}")
+    if not hosts:
+        raise InventoryError("no hosts: give -H host[,host…], --hosts-file FILE or --do-tag TAG")
+    return list(unique(hosts)), " + ".join(sources)
+
+
+def connection(c: Any, host: str, s: settings.DeploySettings) -> fabric.Connection:
+    """The Connection Fabric would make for -H `host` (its keys, ssh_config, user), with the
+    connect, banner and login waits bounded."""
+    conn = fabric.Connection(host, config=c.config)
+    bound_waits(conn, s.connect_timeout)
+    return conn
+
+
+def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: str, run: Rollout):
+    print(f"fleet: {len(hosts)} host(s) from {source}: {', '.join(hosts)}", flush=True)
+    shape = Shape(s.canary, s.parallel, s.on_failure, s.host_deadline)
+    gate = "; smoke suite as a gate" if s.smoke else ""
+    print(
+        f"fleet: canary {s.canary}, then {s.parallel} at a time; on failure {s.on_failure}; "
+        f"deadline {s.host_deadline:.0f} s a host, connect timeout {s.connect_timeout:.0f} s{gate}",
+        flush=True,
+    )
+    load_env(s, "local")  # a bad env file is refused before the build and any host
+    built = build(s, cache=run.built)
+    print(f"fleet: built {built.ref} once for every host", flush=True)
+    rep = report.FleetReport(source=source, shape={**shape.__dict__, "smoke": s.smoke})
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(rep.started_at))
+    logs = Path(s.reports_dir) / f"fleet-{stamp}"
+    images = SavedOnceClient(docker.from_env())
+
+    def connect(host: str) -> Remote:
+        return remote_of(connection(c, host, s), s)
+
+    with routed(logs) as streams:
+        work = FleetHosts(s, connect, streams, run.built, images)
+        fleet = Fleet(
+            hosts, shape, work.deploy, work.roll_back, expire=work.expire, say=streams.say
+        )
+        try:
+            ok = fleet.run()
+        finally:
+            images.close()
+            for remote in work.remotes.values():
+                remote.close()
+    print(summary(fleet))
+    rep.outcome = "deployed" if ok else ("interrupted" if fleet.interrupted else "failed")
+    rep.interrupted, rep.total_seconds, rep.host_logs = fleet.interrupted, fleet.seconds, str(logs)
+    rep.rollback_seconds = fleet.rollback_seconds
+    rep.hosts = [record_of(r) for r in fleet.records.values()]
+    print(f"fleet report: {report.write_fleet(rep, s.reports_dir)}; host logs: {logs}/")
+    if not ok:
+        raise Exit(failure_line(fleet), code=INTERRUPTED if fleet.interrupted else 1)
+
+
+def record_of(record: Any) -> dict[str, Any]:
+    keys = ("host", "state", "step", "cause", "detail", "switched", "seconds", "rollback")
+    return {**{k: getattr(record, k) for k in keys}, "report": record.report}
+
+
+def summary(fleet: Fleet) -> str:
+    title = f"fleet summary: {len(fleet.hosts)} host(s) in {fleet.seconds:.1f} s"
+    return "\n".join([title, *(f"  {r.host:<28} {r.line()}" for r in fleet.records.values())])
+
+
+def failure_line(fleet: Fleet) -> str:
+    if fleet.interrupted:
+        return "error: fleet: interrupted (Ctrl-C): see the summary for each host"
+    failed = fleet.failed
+    first = failed[0]
+    what = DeployError(first.host, first.step, first.cause, first.detail)
+    return f"error: fleet: {len(failed)} of {len(fleet.hosts)} host(s) failed; first: {what}"
