@@ -164,6 +164,16 @@ def link_hosts(target: str, pairs: Sequence[str]) -> Argv:
     return ["sh", "-c", LINK_HOSTS, "dtma-link-hosts", target, *pairs]
 
 
+# Remove container $1 if it exists and was never promoted (restart policy still "no").
+REMOVE_UNPROMOTED = """\
+policy=$(docker container inspect --format '{{.HostConfig.RestartPolicy.Name}}' "$1" 2>/dev/null)
+[ "$policy" != no ] || docker rm --force "$1" >/dev/null"""
+
+
+def remove_unpromoted(name: str) -> Argv:
+    return ["sh", "-c", REMOVE_UNPROMOTED, "dtma-remove-candidate", name]
+
+
 def linked_to(name: str) -> Argv:
     return ["sh", "-c", LINKED_TO, "dtma-linked", name]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import requests
 
 from dtma.contract import INSTANCE_HEADER
-from tasks.commands import docker
+from tasks.commands import docker, scripts
 from tasks.commands.shell import Op, chain, either, then
 from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import ContainerState, read_container
@@ -119,11 +119,12 @@ def finish(remote: Remote, s: DeploySettings, retire: Retire, stop_old: bool) ->
 @contextmanager
 def handing_over(remote: Remote, s: DeploySettings) -> Iterator[None]:
     """Whatever stops the run between the candidate's checks and the handover (Ctrl-C): a
-    candidate still under its candidate name was never handed the port, and goes."""
+    candidate still under its candidate name and never promoted was not handed the port, and
+    goes (a promoted one serves: it stays)."""
     try:
         yield
     except BaseException:
-        remote.run(docker.remove_if_present(s.candidate), step="release", check=False)
+        remote.run(scripts.remove_unpromoted(s.candidate), step="release", check=False)
         raise
 
 

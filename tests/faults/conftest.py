@@ -62,8 +62,12 @@ def contexts(tmp_path_factory) -> dict[str, Path]:
     """Build contexts, each its own git repo (its commit is the version)."""
     base = tmp_path_factory.mktemp("fault-contexts")
     # As PID 1, a shell without a TERM handler ignores `docker stop`'s SIGTERM: every stop of
-    # this agent takes the full 10 s timeout, a wide window to land an interrupt in.
-    slow_stop = '\nCMD ["sh", "-c", "/opt/venv/bin/python -m dtma & wait"]\n'
+    # this agent takes the full 10 s timeout, a wide window to land an interrupt in. It passes
+    # on the SIGUSR1 that promotes it (the deploy signals PID 1).
+    slow_stop = (
+        '\nCMD ["sh", "-c", "/opt/venv/bin/python -m dtma & '
+        "trap 'kill -USR1 $!' USR1; while :; do wait; done\"]\n"
+    )
     return {
         "v1": make_context(base / "v1", "fault-one"),
         "v2": make_context(base / "v2", "fault-two"),
