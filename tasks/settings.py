@@ -175,6 +175,11 @@ def problems_with(s: DeploySettings) -> list[str]:
         )
     if s.keep_releases < 1:
         problems.append(f"setting 'keep_releases': {s.keep_releases} must be 1 or more")
+    if s.smoke and s.env_from_host:
+        problems.append(
+            "settings 'smoke' and 'env_from_host': the smoke suite presents the keys from a "
+            "local env file; give --env-file (with the host's tokens) to use --smoke"
+        )
     if s.canary < 0:
         problems.append(f"setting 'canary': {s.canary} must be 0 or more hosts")
     if s.parallel < 1:

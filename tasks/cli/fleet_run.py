@@ -63,7 +63,8 @@ def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: s
         f"deadline {s.host_deadline:.0f} s a host, connect timeout {s.connect_timeout:.0f} s{gate}",
         flush=True,
     )
-    load_env(s, "local")  # a bad env file is refused before the build and any host
+    if not s.env_from_host:
+        load_env(s, "local")  # a bad env file is refused before the build and any host
     built = build(s, cache=run.built)
     print(f"fleet: built {built.ref} once for every host", flush=True)
     rep = report.FleetReport(source=source, shape={**shape.__dict__, "smoke": s.smoke})

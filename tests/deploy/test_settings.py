@@ -109,3 +109,8 @@ def test_fleet_settings_out_of_range_are_named():
     assert "'parallel': 0 must be 1 or more" in message
     assert "'on_failure': 'retry' is not one of stop, rollback-all" in message
     assert "'connect_timeout': 0.0 is not a finite number" in message
+
+
+def test_smoke_needs_a_local_env_file_not_the_hosts():
+    with pytest.raises(SettingsError, match="'smoke' and 'env_from_host'"):
+        merge(cli={"smoke": True, "env_from_host": True})

@@ -14,13 +14,14 @@ from bench.load import LoadProbe
 from tasks import sandbox
 from tasks.agentopia_standin import BACKEND, MANAGER
 from tests.support.agentopia import (
+    agentopia_for_tests,
     backend_reaches_agent,
     dtma_manager_facts,
     exec_in_backend,
     mismatched_env,
 )
 from tests.support.contexts import make_context, version_of
-from tests.support.deploy import ENV_TEXT, deploy, fab, inspect, on_host
+from tests.support.deploy import ENV_TEXT, deploy, fab, inspect, on_host, verify_urls
 from tests.support.readiness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -164,3 +165,24 @@ def test_an_old_agent_that_crash_loops_is_adopted_and_given_back(
     assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]
     facts = dtma_manager_facts(droplet)
     assert (facts.image, facts.restart_policy) == (droplet.old_image, "always")
+
+
+@pytest.fixture(scope="module")
+def two_agentopia_droplets():
+    made = [agentopia_for_tests("dtma-adopt-fleet"), agentopia_for_tests("dtma-adopt-fleet")]
+    try:
+        yield [next(each) for each in made]
+    finally:
+        for each in made:
+            each.close()  # runs the generator's cleanup: sandbox.down
+
+
+def test_a_fleet_of_agentopia_droplets_is_adopted_in_one_run(two_agentopia_droplets, context):
+    boxes = [droplet.sandbox for droplet in two_agentopia_droplets]
+    args = ["deploy", "--adopt", "--env-from-host", "--context", str(context), "--parallel", "2"]
+    result = fab(boxes, *args, "--canary", "0", "--verify-url", verify_urls(boxes))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for droplet in two_agentopia_droplets:
+        no_tokens(result, droplet)
+        assert keyed_status(droplet).json()["version"] == version_of(context)
+        assert linked_status(droplet)["version"] == version_of(context)
