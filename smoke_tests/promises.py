@@ -24,7 +24,7 @@ PROMISES = (
     Promise("refresh", "the frontend's refresh-status would succeed and mark the toolbox active"),
     Promise(
         "restart-policy",
-        "container restarts by itself, mounts docker.sock, publishes 30000",
+        "container restarts by itself, mounts docker.sock, serves 30000 (host net or -p)",
         "--ssh root@HOST[:PORT] [--ssh-key PATH]",
     ),
     Promise(
