@@ -5,7 +5,6 @@ its environment, `agentopia_backend` linked to it as `dtma`), end to end on sand
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 import requests
@@ -16,6 +15,7 @@ from tasks.agentopia_standin import BACKEND, MANAGER
 from tests.support.agentopia import (
     agentopia_for_tests,
     backend_reaches_agent,
+    droplet_docker,
     dtma_manager_facts,
     exec_in_backend,
     mismatched_env,
@@ -74,10 +74,15 @@ def test_without_adopt_the_deploy_is_refused_naming_what_holds_the_port(
 
 def test_adopt_with_the_hosts_own_tokens(agentopia_droplet, context):
     box = agentopia_droplet.sandbox
-    with LoadProbe(box.agent_url, threads=2, rate=30, slow_pause=0) as load:
+    with (
+        LinkedLoad(agentopia_droplet) as linked,
+        LoadProbe(box.agent_url, threads=2, rate=30) as load,
+    ):
         result = adopt(agentopia_droplet, context)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     print(f"\nadoption, public port: {load.result.summary()}")
+    print(f"adoption, linked path: {linked.counts[0]} requests, {linked.counts[1]} failed")
+    assert linked.counts[0] > 20  # the linked path was asked throughout
     no_tokens(result, agentopia_droplet)
     assert f"adopting {MANAGER}: image" in result.stdout and "agentopia_backend" in result.stdout
     full = keyed_status(agentopia_droplet).json()
@@ -117,27 +122,35 @@ def test_a_droplet_given_back_can_be_adopted_again(agentopia_droplet, context):
 
 
 class LinkedLoad:
-    """The linked backend asks http://dtma:30000/health in a loop (from inside its container)
-    until stopped; `result()` gives (requests, failed)."""
+    """The linked backend asks http://dtma:30000/health in a loop, from inside its container,
+    until stopped; `counts` is (requests, failed). Detached, writing to a file: it outlives an
+    engine restart, which a `docker exec` session does not."""
 
     LOOP = (
         "n=0; f=0; while [ ! -e /tmp/stop-load ]; do n=$((n+1)); "
         "timeout 5 wget -qO- http://dtma:30000/health >/dev/null 2>&1 || f=$((f+1)); "
-        "sleep 0.05; done; rm -f /tmp/stop-load; echo $n $f"
+        "echo $n $f >/tmp/load-counts; sleep 0.05; done; "
+        "rm -f /tmp/stop-load; echo done >>/tmp/load-counts"
     )
 
     def __init__(self, droplet) -> None:
         self.droplet = droplet
 
     def __enter__(self) -> LinkedLoad:
-        argv = ["docker", "exec", self.droplet.name, "docker", "exec", BACKEND, "sh", "-c"]
-        self.proc = subprocess.Popen([*argv, self.LOOP], stdout=subprocess.PIPE, text=True)
+        exec_in_backend(self.droplet, ["rm", "-f", "/tmp/stop-load", "/tmp/load-counts"])
+        started = droplet_docker(self.droplet, ["exec", "-d", BACKEND, "sh", "-c", self.LOOP])
+        assert started.returncode == 0, started.stderr
         return self
 
     def __exit__(self, *exc: object) -> None:
         exec_in_backend(self.droplet, ["touch", "/tmp/stop-load"])
-        out, _ = self.proc.communicate(timeout=60)
-        self.counts = [int(word) for word in out.split()[-2:]]
+
+        def counted() -> str | None:
+            out = exec_in_backend(self.droplet, ["cat", "/tmp/load-counts"]).stdout
+            return out if "done" in out else None
+
+        finished = wait_until(counted, "the linked load loop's end")
+        self.counts = [int(word) for word in finished.split()[:2]]
 
 
 def test_a_later_release_keeps_the_linked_backend_served(agentopia_droplet, tmp_path):
