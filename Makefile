@@ -7,13 +7,15 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 HOST    ?= sandbox
 FLEET_SIZES ?= 4,8
+# `make bench` keeps to ~15 minutes on 2 cores: one round of a 4-host fleet (bench-fleet: all).
+BENCH_FLEET ?= --hosts 4 --rounds 1
 # The sandbox publishes the agent on loopback; elsewhere the agent answers on HOST itself.
 AGENT   ?= $(if $(filter sandbox,$(HOST)),127.0.0.1:30000,$(lastword $(subst @, ,$(HOST))))
 ENV_FILE ?= $(if $(and $(filter sandbox,$(HOST)),$(wildcard .sandbox/sandbox/demo.env)),.sandbox/sandbox/demo.env,.env)
 # `fab sandbox.up` writes ssh_config entries; use them when HOST names a sandbox.
 SSH_CONFIG := $(if $(shell grep -sqx 'Host $(HOST)' .sandbox/ssh_config && echo y),-S .sandbox/ssh_config)
 
-.PHONY: help install engine test test-loaded unit lint format demo deploy smoke bench bench-fleet bench-start faults sandbox-up sandbox-down clean
+.PHONY: help install engine test test-loaded unit lint format demo deploy smoke bench bench-fleet bench-releases bench-start faults sandbox-up sandbox-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -55,10 +57,15 @@ deploy: install  ## deploy to HOST (make deploy HOST=root@droplet ENV_FILE=.env)
 smoke: install  ## smoke suite against HOST's agent (make smoke HOST=root@droplet ENV_FILE=.env)
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p no:cacheprovider smoke_tests --host $(AGENT) --env-file $(ENV_FILE)
 
-bench: install engine  ## agent start, redeploy vs docker save|ssh|docker load, fleet vs one host
+bench: install engine  ## agent start, redeploy vs plain (loopback and 50 Mbit/s), releases under load, fleet
 	$(BIN)/python -m bench.agent_start
 	$(BIN)/python -m bench.redeploy
-	$(BIN)/python -m bench.fleet --hosts $(FLEET_SIZES)
+	$(BIN)/python -m bench.releases
+	$(BIN)/python -m bench.fleet $(BENCH_FLEET)
+	$(BIN)/python -m bench.summary
+
+bench-releases: install engine  ## each release kind under fresh-connection load, loopback and 50 Mbit/s
+	$(BIN)/python -m bench.releases
 
 bench-fleet: install engine  ## one host vs a fleet (canary 1 + the rest in parallel), code change
 	$(BIN)/python -m bench.fleet --hosts $(FLEET_SIZES)
