@@ -7,8 +7,6 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 HOST    ?= sandbox
 FLEET_SIZES ?= 4,8
-# `make bench` keeps to ~15 minutes on 2 cores: one round of a 4-host fleet (bench-fleet: all).
-BENCH_FLEET ?= --hosts 4 --rounds 1
 # The sandbox publishes the agent on loopback; elsewhere the agent answers on HOST itself.
 AGENT   ?= $(if $(filter sandbox,$(HOST)),127.0.0.1:30000,$(lastword $(subst @, ,$(HOST))))
 ENV_FILE ?= $(if $(and $(filter sandbox,$(HOST)),$(wildcard .sandbox/sandbox/demo.env)),.sandbox/sandbox/demo.env,.env)
@@ -57,11 +55,11 @@ deploy: install  ## deploy to HOST (make deploy HOST=root@droplet ENV_FILE=.env)
 smoke: install  ## smoke suite against HOST's agent (make smoke HOST=root@droplet ENV_FILE=.env)
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p no:cacheprovider smoke_tests --host $(AGENT) --env-file $(ENV_FILE)
 
-bench: install engine  ## agent start, redeploy vs plain (loopback and 50 Mbit/s), releases under load, fleet
+# `make bench` keeps to ~15 minutes on 2 cores; the fleet (another ~10) is `make bench-fleet`.
+bench: install engine  ## agent start, redeploy vs plain (loopback and 50 Mbit/s), releases under load
 	$(BIN)/python -m bench.agent_start
 	$(BIN)/python -m bench.redeploy
 	$(BIN)/python -m bench.releases
-	$(BIN)/python -m bench.fleet $(BENCH_FLEET)
 	$(BIN)/python -m bench.summary
 
 bench-releases: install engine  ## each release kind under fresh-connection load, loopback and 50 Mbit/s

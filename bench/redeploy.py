@@ -5,7 +5,7 @@
 
 Each pipeline deploys to its own sandbox droplet, so the two never share layers on a host. The
 first deploy of each is the warm-up (unmeasured); then, per case, the rounds alternate baseline,
-ours, baseline, ours ... Defaults: code 3 rounds, deps 2, nochange 3, cold 2 on loopback (fewer
+ours, baseline, ours ... Defaults: code 3 rounds, deps 1, nochange 3, cold 1 on loopback (fewer
 than 5 so that the whole `make bench` fits in 15 minutes on 2 cores). Then, on a second pair of
 droplets whose veths are shaped to 50 Mbit/s after their first deploy: code 3, nochange 2.
 Prints a table on stdout, progress on stderr, and writes bench/results/<date>.json.
@@ -44,7 +44,7 @@ from tasks.sandbox import Sandbox, SandboxError
 CASES = ("code", "deps", "nochange", "cold", "multi")
 REDEPLOY_CASES = ("code", "deps", "nochange")
 # Cut from 5 so that `make bench` fits in 15 minutes on 2 cores; `--rounds 5` restores them.
-DEFAULT_ROUNDS = {"code": 3, "deps": 2, "nochange": 3}
+DEFAULT_ROUNDS = {"code": 3, "deps": 1, "nochange": 3}
 SHAPED_ROUNDS = {"code": 3, "deps": 1, "nochange": 2}
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 FIRST_PORT = 47300
@@ -54,8 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.redeploy", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add = parser.add_argument
-    add("--rounds", type=int, help="rounds of code, deps, nochange (default 5, 2, 3)")
-    add("--cold-rounds", type=int, default=2, help="rounds of cold, fresh droplets each (2)")
+    add("--rounds", type=int, help="rounds of code, deps, nochange (default 3, 1, 3)")
+    add("--cold-rounds", type=int, default=1, help="rounds of cold, fresh droplets each (1)")
     add("--warmup", type=int, default=0, help="unmeasured code-only rounds (0: see above)")
     add("--cases", default=",".join(CASES), help=f"comma list from {','.join(CASES)} (all)")
     add("--links", default=",".join(LINKS), help=f"comma list from {','.join(LINKS)} (all)")

@@ -83,6 +83,14 @@ def rows(redeploy: dict | None, releases: dict | None, links: list[str]) -> list
             ["no change: fab wall / bytes (target < 1 s, 10 KB)"]
             + [f"{_s(f[k]['none_wall'])} / {_b(f[k]['none_bytes'])}" for k in links],
         ]
+        cells = []
+        for link in links:
+            steps = redeploy["cases"].get(case_label("code", link), {})
+            steps = steps.get("phase_medians_seconds", {}).get("ours") or {}
+            cells.append(
+                ", ".join(f"{step} {sec:.1f}" for step, sec in steps.items() if sec >= 0.05)
+            )
+        table.append(["  fab code-change steps (median s)", *cells])
     for kind, title in KIND_TITLES.items() if releases is not None else ():
         cells = []
         for link in links:
