@@ -13,7 +13,7 @@ ENV_FILE ?= $(if $(and $(filter sandbox,$(HOST)),$(wildcard .sandbox/sandbox/dem
 # `fab sandbox.up` writes ssh_config entries; use them when HOST names a sandbox.
 SSH_CONFIG := $(if $(shell grep -sqx 'Host $(HOST)' .sandbox/ssh_config && echo y),-S .sandbox/ssh_config)
 
-.PHONY: help install engine test test-loaded unit lint format demo deploy smoke bench bench-fleet bench-start faults sandbox-up sandbox-down clean
+.PHONY: help install engine test test-loaded unit lint format demo deploy smoke bench bench-fleet bench-releases bench-start faults sandbox-up sandbox-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -55,10 +55,15 @@ deploy: install  ## deploy to HOST (make deploy HOST=root@droplet ENV_FILE=.env)
 smoke: install  ## smoke suite against HOST's agent (make smoke HOST=root@droplet ENV_FILE=.env)
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p no:cacheprovider smoke_tests --host $(AGENT) --env-file $(ENV_FILE)
 
-bench: install engine  ## agent start, redeploy vs docker save|ssh|docker load, fleet vs one host
+# `make bench` keeps to ~15 minutes on 2 cores; the fleet (another ~10) is `make bench-fleet`.
+bench: install engine  ## agent start, redeploy vs plain (loopback and 50 Mbit/s), releases under load
 	$(BIN)/python -m bench.agent_start
 	$(BIN)/python -m bench.redeploy
-	$(BIN)/python -m bench.fleet --hosts $(FLEET_SIZES)
+	$(BIN)/python -m bench.releases
+	$(BIN)/python -m bench.summary
+
+bench-releases: install engine  ## each release kind under fresh-connection load, loopback and 50 Mbit/s
+	$(BIN)/python -m bench.releases
 
 bench-fleet: install engine  ## one host vs a fleet (canary 1 + the rest in parallel), code change
 	$(BIN)/python -m bench.fleet --hosts $(FLEET_SIZES)

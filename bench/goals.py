@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from bench.figures import CaseSummary
 from bench.units import human_bytes
@@ -12,6 +12,7 @@ CODE_BYTES_FRACTION = 1 / 1000
 CODE_WALL_FRACTION = 1 / 5
 MAX_OUTAGE_SECONDS = 1.0
 NO_CHANGE_MAX_BYTES = 10_000
+NO_CHANGE_MAX_SECONDS = 1.0
 REDEPLOY_CASES = ("code", "deps", "nochange")
 
 
@@ -24,6 +25,10 @@ class GoalResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def on_link(self, link: str) -> GoalResult:
+        """The same result, its goal naming the link it was measured on."""
+        return replace(self, goal=f"{link}: {self.goal}")
 
 
 def _not_measured(goal: str, why: str) -> GoalResult:
@@ -110,3 +115,16 @@ def judge(cases: Mapping[str, CaseSummary]) -> list[GoalResult]:
         over = human_bytes(sent - NO_CHANGE_MAX_BYTES)
         results.append(GoalResult(goal, human_bytes(sent), False, f"missed by {over}"))
     return results
+
+
+def judge_nochange_wall(cases: Mapping[str, CaseSummary]) -> GoalResult:
+    """The issue's later goal: a no-change deploy finishes in under a second."""
+    goal = f"no-change redeploy: under {NO_CHANGE_MAX_SECONDS:.0f} s wall (median, ours)"
+    case = cases.get("nochange")
+    took = None if case is None else case.median("ours", "wall_seconds")
+    if took is None:
+        return _not_measured(goal, "case not run" if case is None else "no ours rounds")
+    if took < NO_CHANGE_MAX_SECONDS:
+        return GoalResult(goal, _seconds(took), True, "met")
+    over = _seconds(took - NO_CHANGE_MAX_SECONDS)
+    return GoalResult(goal, _seconds(took), False, f"missed by {over}")

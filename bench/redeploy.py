@@ -1,12 +1,14 @@
 """Redeploy cost: `fab deploy` against `docker save | gzip | ssh docker load`, side by side.
 
     python -m bench.redeploy [--rounds N] [--cold-rounds N] [--cases code,deps,nochange,cold,multi]
+                             [--links loopback,50mbit] [--shaped-cases code,nochange]
 
 Each pipeline deploys to its own sandbox droplet, so the two never share layers on a host. The
 first deploy of each is the warm-up (unmeasured); then, per case, the rounds alternate baseline,
-ours, baseline, ours ... Defaults: code 5 rounds, deps 2, nochange 3, cold 2 (fewer than 5 where
-a round is expensive, so that the whole run fits in 10 minutes on 2 cores). Prints a table on
-stdout, progress on stderr, and writes bench/results/<date>.json.
+ours, baseline, ours ... Defaults: code 3 rounds, deps 1, nochange 3, cold 1 on loopback (fewer
+than 5 so that the whole `make bench` fits in 15 minutes on 2 cores). Then, on a second pair of
+droplets whose veths are shaped to 50 Mbit/s after their first deploy: code 3, nochange 2.
+Prints a table on stdout, progress on stderr, and writes bench/results/<date>.json.
 """
 
 from __future__ import annotations
@@ -29,19 +31,21 @@ from bench import ours
 from bench.baseline import Baseline, StepFailed
 from bench.contexts import PROJECT_DIR, make_context
 from bench.figures import Measurement, summarize_case
-from bench.goals import judge
+from bench.goals import judge, judge_nochange_wall
 from bench.machine import machine_info
 from bench.multihost import multi_host, render_multi
 from bench.runner import SandboxPool, Target, baseline_target, measure, ours_target, run_rounds, say
 from bench.runner import describe as describe_measurement
-from bench.table import render_cases, render_goals
+from bench.shaping import LINKS, ShapingError, apply_link
+from bench.table import render_cases, render_goals, render_links
 from tasks.images import resolve_base_image
 from tasks.sandbox import Sandbox, SandboxError
 
 CASES = ("code", "deps", "nochange", "cold", "multi")
 REDEPLOY_CASES = ("code", "deps", "nochange")
-# Cut from 5 so the default run fits in 10 minutes on 2 cores; `--rounds 5` restores them.
-DEFAULT_ROUNDS = {"code": 5, "deps": 2, "nochange": 3}
+# Cut from 5 so that `make bench` fits in 15 minutes on 2 cores; `--rounds 5` restores them.
+DEFAULT_ROUNDS = {"code": 3, "deps": 1, "nochange": 3}
+SHAPED_ROUNDS = {"code": 3, "deps": 1, "nochange": 2}
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 FIRST_PORT = 47300
 
@@ -50,20 +54,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.redeploy", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add = parser.add_argument
-    add("--rounds", type=int, help="rounds of code, deps, nochange (default 5, 2, 3)")
-    add("--cold-rounds", type=int, default=2, help="rounds of cold, fresh droplets each (2)")
+    add("--rounds", type=int, help="rounds of code, deps, nochange (default 3, 1, 3)")
+    add("--cold-rounds", type=int, default=1, help="rounds of cold, fresh droplets each (1)")
     add("--warmup", type=int, default=0, help="unmeasured code-only rounds (0: see above)")
     add("--cases", default=",".join(CASES), help=f"comma list from {','.join(CASES)} (all)")
+    add("--links", default=",".join(LINKS), help=f"comma list from {','.join(LINKS)} (all)")
+    add("--shaped-cases", default="code,nochange", help="cases run on a shaped link")
     add("--out", type=Path, default=RESULTS_DIR, help="folder for the JSON (bench/results)")
     args = parser.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    args.links = [c.strip() for c in args.links.split(",") if c.strip()]
+    args.shaped_cases = [c.strip() for c in args.shaped_cases.split(",") if c.strip()]
     unknown = sorted(set(args.cases) - set(CASES))
     if unknown:
         parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    if set(args.links) - set(LINKS) or set(args.shaped_cases) - set(REDEPLOY_CASES):
+        parser.error(f"--links from {','.join(LINKS)}; --shaped-cases from code,deps,nochange")
     if min(args.rounds or 1, args.cold_rounds) < 1 or args.warmup < 0:
         parser.error("--rounds and --cold-rounds must be at least 1, --warmup at least 0")
     args.case_rounds = {c: args.rounds or n for c, n in DEFAULT_ROUNDS.items()}
     args.case_rounds["cold"] = args.cold_rounds
+    args.shaped_rounds = {c: args.rounds or n for c, n in SHAPED_ROUNDS.items()}
     return args
 
 
@@ -114,21 +125,37 @@ class Run:
             self.ours_missing = m.error
         return m.error is None
 
+    def redeploys(self, link: str, contexts: dict[str, Path], cases: list[str]) -> list[Target]:
+        """A droplet per pipeline, a first deploy each, then the rounds of `cases` on `link`
+        (shaped after the first deploy: only the measured rounds pay for the slow link)."""
+        suffix = "" if link == "loopback" else f"-{link}"
+        targets = [self.baseline_on(f"baseline{suffix}", contexts["baseline"])]
+        if self.ours_missing is None:
+            pool_up = self.pool.up(f"ours{suffix}")
+            targets.append(ours_target([pool_up], self.env_file, contexts["ours"]))
+        targets = [t for t in targets if self.first_deploy(t, f"setup {link}")]
+        for target in targets:
+            apply_link(target.sandboxes[0].name, link)
+        if self.args.warmup and link == "loopback":
+            warm = run_rounds(targets, "code", self.args.warmup, self.run_id, True, "warm-up")
+            self.deploys += warm
+        rounds = self.args.case_rounds if link == "loopback" else self.args.shaped_rounds
+        for case in (c for c in REDEPLOY_CASES if c in cases):
+            label = case if link == "loopback" else f"{case}@{link}"
+            done = run_rounds(targets, case, rounds[case], f"{self.run_id} {link}", True, label)
+            for m in done:
+                m.case = label
+            self.measurements += done
+        return targets
+
     def execute(self) -> None:
         cases = self.args.cases
         contexts = {p: make_context(self.workdir / f"context-{p}") for p in ("baseline", "ours")}
         targets: list[Target] = []
-        if any(c in cases for c in (*REDEPLOY_CASES, "multi")):
-            targets.append(self.baseline_on("baseline", contexts["baseline"]))
-            if self.ours_missing is None:
-                targets.append(ours_target([self.pool.up("ours")], self.env_file, contexts["ours"]))
-            targets = [t for t in targets if self.first_deploy(t, "setup")]
-            if self.args.warmup:
-                warm = run_rounds(targets, "code", self.args.warmup, self.run_id, True, "warm-up")
-                self.deploys += warm
-            for case in (c for c in REDEPLOY_CASES if c in cases):
-                rounds = self.args.case_rounds[case]
-                self.measurements += run_rounds(targets, case, rounds, self.run_id, True, case)
+        if "loopback" in self.args.links and any(c in cases for c in (*REDEPLOY_CASES, "multi")):
+            targets = self.redeploys("loopback", contexts, cases)
+        for link in (link for link in self.args.links if link != "loopback"):
+            self.redeploys(link, contexts, [c for c in self.args.shaped_cases if c in cases])
         if "cold" in cases:
             self.cold(contexts)
         if "multi" in cases:
@@ -184,14 +211,18 @@ class Run:
 def report(run: Run, started_at: datetime, seconds: float) -> dict:
     """Print the table and the goals; return the JSON document of the run."""
     args = run.args
-    summaries = {c: summarize_case(c, run.measurements) for c in CASES if c in args.cases}
-    summaries.pop("multi", None)
-    goals = judge(summaries)
+    labels = dict.fromkeys(m.case for m in run.measurements)
+    summaries = {c: summarize_case(c, run.measurements) for c in labels}
+    goals = []
+    for link in args.links:
+        on_link = {c.partition("@")[0]: s for c, s in summaries.items() if link_of(c) == link}
+        goals += [g.on_link(link) for g in (*judge(on_link), judge_nochange_wall(on_link))]
     print(render_cases(summaries, "not available" if run.ours_missing else "-"))
     if run.multi is not None:
         print(render_multi(run.multi))
     if run.ours_missing:
         print(f"ours: not available: {run.ours_missing}")
+    print(render_links(summaries, args.links))
     print(render_goals(goals))
     machine = machine_info()
     print(f"run took {seconds:.0f} s on {machine['cores']} cores")
@@ -202,6 +233,9 @@ def report(run: Run, started_at: datetime, seconds: float) -> dict:
         "settings": {
             "rounds": {c: n for c, n in args.case_rounds.items() if c in args.cases},
             "warmup": args.warmup,
+            "links": args.links,
+            "shaped_rounds": {c: args.shaped_rounds[c] for c in args.shaped_cases},
+            "shaping": "tc tbf rate 50mbit burst 32kbit latency 400ms on the droplet's host veth",
             "cases": args.cases,
             "baseline": "docker build; docker save | gzip -1 | ssh docker load; stop, rm, run",
             "wire_bytes": "rx_bytes of the target droplet's eth0, before and after",
@@ -215,6 +249,11 @@ def report(run: Run, started_at: datetime, seconds: float) -> dict:
     }
 
 
+def link_of(case_label: str) -> str:
+    """ "code@50mbit" -> "50mbit"; "code" -> "loopback"."""
+    return case_label.partition("@")[2] or "loopback"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started, started_at = time.monotonic(), datetime.now(UTC)
@@ -226,7 +265,13 @@ def main(argv: list[str] | None = None) -> int:
         with run.pool.session():
             run.execute()
         run.remove_images()
-    except (SandboxError, StepFailed, docker.errors.DockerException, CalledProcessError) as exc:
+    except (
+        SandboxError,
+        StepFailed,
+        ShapingError,
+        docker.errors.DockerException,
+        CalledProcessError,
+    ) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from bench.figures import METRICS, CaseSummary
 from bench.goals import GoalResult
+from bench.shaping import LINK_TITLES
 from bench.stats import Summary
 from bench.units import human_bytes, human_count, human_ratio, human_seconds
 
@@ -60,7 +61,9 @@ def render_cases(cases: Mapping[str, CaseSummary], ours_missing: str = "-") -> s
             (s.n for metrics in case.summaries.values() for s in metrics.values() if s),
             default=0,
         )
-        title = f"{CASE_TITLES.get(name, name)}: {rounds} round{'s' * (rounds != 1)}"
+        case_name, _, link = name.partition("@")
+        where = f" at {LINK_TITLES.get(link, link)}" if link else ""
+        title = f"{CASE_TITLES.get(case_name, name)}{where}: {rounds} round{'s' * (rounds != 1)}"
         blocks.append((title, case_rows(case, ours_missing)))
     everything = [HEADER, *(row for _, rows in blocks for row in rows)]
     widths = [max(len(row[i]) for row in everything) for i in range(len(HEADER))]
@@ -88,3 +91,37 @@ def render_goals(goals: Sequence[GoalResult]) -> str:
         mark = {True: "MET", False: "MISSED", None: "----"}[goal.met]
         lines.append(f"  [{mark}] {goal.goal}: {goal.measured} -> {goal.verdict}")
     return "\n".join(lines)
+
+
+def render_links(cases: Mapping[str, CaseSummary], links: Sequence[str]) -> str:
+    """Loopback and the shaped link side by side: medians of fab and the plain path."""
+    header = ("case", "link", "wall plain/fab", "fab/plain", "bytes plain/fab", "fab/plain")
+    rows = [header]
+    for name in ("code", "deps", "nochange"):
+        for link in links:
+            case = cases.get(name if link == "loopback" else f"{name}@{link}")
+            if case is None:
+                continue
+            cells = [name, LINK_TITLES.get(link, link)]
+            for metric, show in (("wall_seconds", human_seconds), ("wire_bytes", human_bytes)):
+                plain, fab = case.median("baseline", metric), case.median("ours", metric)
+                shown = [show(v) if v is not None else "-" for v in (plain, fab)]
+                cells += [" / ".join(shown), _fraction(fab, plain)]
+            rows.append(tuple(cells))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    out = [
+        "loopback vs shaped link (medians; targets: code fab/plain wall <= 1/5, bytes <= 1/1000)"
+    ]
+    out += [
+        ("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))).rstrip()
+        for r in rows
+    ]
+    return "\n".join(out)
+
+
+def _fraction(fab: float | None, plain: float | None) -> str:
+    if fab is None or not plain:
+        return "-"
+    if fab == 0:
+        return "0"
+    return f"1/{plain / fab:,.0f}" if plain / fab >= 10 else f"{fab / plain:.2f}"
