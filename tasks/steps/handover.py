@@ -166,7 +166,9 @@ def hand_over(remote: Remote, s: DeploySettings, instance: str, retire: Retire) 
 
 
 def undo(remote: Remote, s: DeploySettings, retire: Retire, old_stopped: bool) -> None:
-    steps = [docker.remove_if_present(s.candidate)]
+    """The candidate goes (stopped first: had it taken the port, what it accepted finishes);
+    an old agent stopped for the switch runs again."""
+    steps = [stop_for_good(s.candidate), docker.remove_if_present(s.candidate)]
     old = retire.old
     if old_stopped and old is not None:
         policy = old.restart_policy or PROMOTED_POLICY

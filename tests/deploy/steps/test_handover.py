@@ -78,6 +78,7 @@ def test_a_candidate_that_never_serves_publicly_is_removed_and_the_old_agent_res
     assert "did not take port 30000" in failure.value.cause
     assert "previous agent serves" in failure.value.hint
     assert remote.sent[-1] == then(
+        stop_for_good("dtma-candidate"),
         docker.remove_if_present("dtma-candidate"),
         docker.set_restart("dtma", "unless-stopped"),
         docker.start("dtma"),
