@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
 import fabric
+import fabric.runners
 import paramiko
 from invoke.exceptions import ThreadException
 
@@ -49,6 +51,26 @@ class CommandResult:
         lines = [line.strip() for line in (self.stderr or self.stdout).splitlines()]
         lines = [line for line in lines if line]
         return lines[-1] if lines else f"exit {self.exit_code}"
+
+
+_interrupted = threading.local()
+
+
+class RemoteRunner(fabric.runners.Remote):
+    """Fabric's runner, minus one surprise: Invoke passes a Ctrl-C that lands while a command
+    runs on to the command (as ^C on its stdin, which ours never read) and then swallows it, so
+    the deploy would go on as if nothing happened. Here the command still runs to its end (a
+    remote step is never cut in half) and the interrupt is raised right after it."""
+
+    def send_interrupt(self, interrupt: KeyboardInterrupt) -> None:
+        _interrupted.pending = True
+        super().send_interrupt(interrupt)
+
+
+def raise_pending_interrupt() -> None:
+    if getattr(_interrupted, "pending", False):
+        _interrupted.pending = False
+        raise KeyboardInterrupt
 
 
 def connection(
@@ -91,6 +113,8 @@ class Remote:
         self._conn = conn
         self._host_keys = host_keys
         host_keys.apply(conn.client)  # before the first command opens the connection
+        if hasattr(conn, "config"):  # a Fabric Connection (tests may pass a stand-in)
+            conn.config.runners.remote = RemoteRunner
 
     def _ssh_failed(self, exc: BaseException, step: str) -> DeployError:
         refused = self._host_keys.explain(exc, self._conn.port)
@@ -156,6 +180,7 @@ class Remote:
             )
         except SSH_ERRORS as exc:
             raise self._ssh_failed(exc, step) from None
+        raise_pending_interrupt()
         return CommandResult(line, done.exited, done.stdout, done.stderr)
 
     def write_file(self, path: str, data: bytes, *, step: str) -> None:

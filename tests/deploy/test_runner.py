@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import fabric.runners
 import paramiko
 import pytest
 
 from tasks.commands.shell import chain, or_true, silenced
 from tasks.errors import DeployError
 from tasks.host_keys import HostKeyCheck
-from tasks.runner import CommandResult, Remote
+from tasks.runner import CommandResult, Remote, RemoteRunner, raise_pending_interrupt
 
 HOST_KEYS = HostKeyCheck((Path("/nonexistent/known_hosts"),))
 
@@ -108,3 +109,13 @@ def test_the_connection_checks_host_keys_before_it_opens():
     Remote(conn, HOST_KEYS)
     policy = conn.client._policy
     assert type(policy).__name__ == "KnownHostsPolicy" and policy.accept_new is False
+
+
+def test_a_ctrl_c_during_a_command_is_raised_once_the_command_has_finished(monkeypatch):
+    """Invoke passes the interrupt to the command and swallows it; ours raises it after."""
+    monkeypatch.setattr(fabric.runners.Remote, "send_interrupt", lambda self, interrupt: None)
+    runner = RemoteRunner.__new__(RemoteRunner)  # no connection needed for this hook
+    runner.send_interrupt(KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        raise_pending_interrupt()
+    raise_pending_interrupt()  # raised once, not again at the next command
