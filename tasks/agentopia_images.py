@@ -22,6 +22,8 @@ from pathlib import Path
 
 import docker
 
+from tasks.images import import_once
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SOURCE_DIR = PROJECT_DIR / "sandbox" / "agentopia"
 SCRIPTS = ("old-agent", "old-agent-http", "backend")
@@ -96,17 +98,7 @@ def rootfs_tar() -> bytes:
 
 def ensure_image(client: docker.DockerClient, image: StandinImage) -> str:
     """The image's content-hashed tag, imported into the local engine if it is not there."""
-    tag = image.tag()
-    try:
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
-    repository, _, version = tag.partition(":")
-    client.api.import_image_from_data(
-        rootfs_tar(), repository=repository, tag=version, changes=image.changes()
-    )
-    return tag
+    return import_once(client, image.tag(), rootfs_tar, image.changes())
 
 
 def ensure_images(client: docker.DockerClient, old_agent: str) -> tuple[str, str]:

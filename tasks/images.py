@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -183,3 +184,20 @@ def _stream_build(
     if image_id is None:
         raise ImageBuildFailed(f"image build ended without an image id: {' | '.join(recent)}")
     return image_id
+
+
+def import_once(
+    client: docker.DockerClient, tag: str, rootfs: Callable[[], bytes], changes: list[str]
+) -> str:
+    """`tag` imported from the tar `rootfs()` makes (`docker import`, Dockerfile `changes`),
+    unless the engine has it already; returns the tag."""
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    repository, _, version = tag.partition(":")
+    client.api.import_image_from_data(
+        rootfs(), repository=repository, tag=version or "latest", changes=changes
+    )
+    return tag

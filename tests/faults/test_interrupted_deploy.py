@@ -13,8 +13,8 @@ import pytest
 
 from tests.faults.support import lock_is_free, record, seconds_until_healthy, start_fab
 from tests.support.contexts import version_of
-from tests.support.deploy import inspect, public_version, verify_urls
-from tests.support.readiness import answer, wait_until
+from tests.support.deploy import inspect, public_version, verify_urls, version_answering
+from tests.support.readiness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -93,7 +93,7 @@ def test_ctrl_c_while_the_old_agent_stops(host, contexts):
     new = version_of(contexts["v5"])
     run = start_deploy(host, contexts["v5"])
     run.wait_for_line(f"{host.box.host}: release")
-    wait_until(lambda: version_answering(host) == new, "the new agent on the public port")
+    wait_until(lambda: version_answering(host.box) == new, "the new agent on the public port")
     sent = run.interrupt()  # the old agent is now being stopped
     done, seconds = interrupted(host, run, sent)
     recovery = seconds_until_healthy(host.box.agent_url, sent, limit=30)
@@ -112,11 +112,6 @@ def test_ctrl_c_while_the_old_agent_stops(host, contexts):
         exit_seconds=round(seconds, 2),
         agent_after="new (unverified)",
     )
-
-
-def version_answering(host) -> str | None:
-    response = answer(f"{host.box.agent_url}/status")
-    return response.json().get("version") if response and response.status_code == 200 else None
 
 
 def test_host_left_between_stop_and_start_is_restored_by_rollback(host):

@@ -14,6 +14,7 @@ import requests
 
 from tasks import sandbox
 from tests.support.contexts import ROOT
+from tests.support.readiness import answer
 
 FAB = Path(sys.executable).parent / "fab"
 TOKEN = "tok-e2e-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -60,6 +61,12 @@ def inspect(box: sandbox.Sandbox, name: str) -> dict | None:
 
 def public_version(box: sandbox.Sandbox) -> str:
     return requests.get(f"{box.agent_url}/status", timeout=5).json()["version"]
+
+
+def version_answering(box: sandbox.Sandbox) -> str | None:
+    """The version on the public port now, or None while nothing answers 200 (a reboot)."""
+    response = answer(f"{box.agent_url}/status")
+    return response.json().get("version") if response and response.status_code == 200 else None
 
 
 def latest_report(host: str) -> dict:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import docker
 
+from tasks.images import import_once
+
 BUSYBOX = Path("/bin/busybox")
 # The tag names the config: an image left by an older checkout is never taken for this one.
 TOOL_IMAGE = "dtma-test-tool:busybox-stops-on-term"
@@ -35,19 +37,8 @@ def ensure_tool_image(client: docker.DockerClient, tag: str = TOOL_IMAGE) -> str
     """Import the busybox image once; its default command is a small web server on port 8080
     that stops at once on SIGTERM (as PID 1, httpd alone would ignore it and every `docker stop`
     would wait out its 10 s)."""
-    try:
-        client.images.get(tag)
-        return tag
-    except docker.errors.ImageNotFound:
-        pass
-    repository, _, version = tag.partition(":")
-    client.api.import_image_from_data(
-        busybox_rootfs_tar(),
-        repository=repository,
-        tag=version or "latest",
-        changes=[
-            'CMD ["/bin/sh", "-c", "trap \'exit 0\' TERM; /bin/httpd -f -p 8080 -h /www & wait"]',
-            "EXPOSE 8080",
-        ],
-    )
-    return tag
+    changes = [
+        'CMD ["/bin/sh", "-c", "trap \'exit 0\' TERM; /bin/httpd -f -p 8080 -h /www & wait"]',
+        "EXPOSE 8080",
+    ]
+    return import_once(client, tag, busybox_rootfs_tar, changes)

@@ -13,7 +13,6 @@ import pytest
 
 from tests.support.contexts import make_context, version_of
 from tests.support.deploy import (
-    ENV_TEXT,
     KEY,
     TOKEN,
     HealthProbe,
@@ -43,13 +42,6 @@ def contexts(tmp_path_factory):
         "crash": make_context(base / "crash", "crash", '\nCMD ["sh", "-c", "exit 1"]\n'),
         "port": make_context(base / "port", "port", "\nENV PORT=3030\n"),
     }
-
-
-@pytest.fixture(scope="module")
-def env_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("env") / "dtma.env"
-    path.write_text(ENV_TEXT)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import requests
 from tasks import sandbox
 from tests.faults.support import FabRun
 from tests.support.contexts import ROOT, make_context, version_of
-from tests.support.deploy import ENV_TEXT, FAB, inspect, on_host, public_version, verify_urls
+from tests.support.deploy import FAB, inspect, on_host, public_version, verify_urls
 from tests.support.readiness import wait_until, wait_until_healthy
 from tests.support.sandboxes import sandbox_for_tests
 
@@ -43,13 +43,6 @@ def boxes():
 def contexts(tmp_path_factory):
     base = tmp_path_factory.mktemp("fleet-contexts")
     return {name: make_context(base / name, f"fleet-{name}") for name in ("v1", "v2", "v3", "v4")}
-
-
-@pytest.fixture(scope="module")
-def env_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("fleet-env") / "dtma.env"
-    path.write_text(ENV_TEXT)
-    return path
 
 
 def fleet_argv(boxes, context: Path, env_file: Path, *extra: str, hosts=None) -> list[str]:

@@ -14,9 +14,9 @@ import pytest
 from bench.load import LoadProbe, LoadResult
 from tasks import sandbox
 from tests.support.contexts import make_context, version_of
-from tests.support.deploy import ENV_TEXT, KEY, deploy, fab, fab_argv, inspect, on_host
+from tests.support.deploy import KEY, deploy, fab, fab_argv, inspect, on_host, version_answering
 from tests.support.deploy import public_version as version_now
-from tests.support.readiness import answer, wait_until
+from tests.support.readiness import wait_until
 from tests.support.sandboxes import sandbox_for_tests
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -31,13 +31,6 @@ def contexts(tmp_path_factory):
         "v3": make_context(base / "v3", "handover three"),
         "crash": make_context(base / "crash", "handover crash", '\nCMD ["sh", "-c", "exit 1"]\n'),
     }
-
-
-@pytest.fixture(scope="module")
-def env_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("env") / "dtma.env"
-    path.write_text(ENV_TEXT)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +66,6 @@ def agents_serving(box: sandbox.Sandbox) -> list[str]:
         "xargs -r docker inspect --format '{{.Name}} {{.HostConfig.RestartPolicy.Name}}'",
     ).stdout
     return [line.split()[0].lstrip("/") for line in out.splitlines() if line.split()[1] != "no"]
-
-
-def served_version(box: sandbox.Sandbox) -> str | None:
-    response = answer(f"{box.agent_url}/status")
-    return response.json().get("version") if response and response.status_code == 200 else None
 
 
 def listeners(box: sandbox.Sandbox, port: int = 30000) -> int:
@@ -140,7 +128,8 @@ def test_reboot_after_a_release_brings_back_one_agent_the_new_one(box, contexts,
     result = deploy([box], contexts["v2"], env_file)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     sandbox.reboot(box.name)
-    wait_until(lambda: served_version(box) == version_of(contexts["v2"]), "the agent after reboot")
+    new = version_of(contexts["v2"])
+    wait_until(lambda: version_answering(box) == new, "the agent after reboot")
     assert agents_serving(box) == ["dtma"]
     assert listeners(box) == 1
 
