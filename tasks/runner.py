@@ -57,17 +57,25 @@ _interrupted = threading.local()
 
 
 class RemoteRunner(fabric.runners.Remote):
-    """Fabric's runner, minus one surprise: Invoke passes a Ctrl-C that lands while a command
-    runs on to the command (as ^C on its stdin, which ours never read) and then swallows it, so
-    the deploy would go on as if nothing happened. Here the command still runs to its end (a
-    remote step is never cut in half) and the interrupt is raised right after it."""
+    """Fabric's runner, minus one surprise: without a terminal, Fabric answers a Ctrl-C that
+    lands while a command runs by dropping the channel, which cuts the command in half (a stop
+    done and the renames after it not, say). Here the command runs to its end and the interrupt
+    is raised right after it; a second Ctrl-C cuts it. With a terminal (`fab logs --follow`)
+    the ^C goes to the command, which stops."""
 
     def send_interrupt(self, interrupt: KeyboardInterrupt) -> None:
-        _interrupted.pending = True
-        super().send_interrupt(interrupt)
+        if self.using_pty:
+            super().send_interrupt(interrupt)
+        elif getattr(_interrupted, "pending", False):
+            _interrupted.pending = False
+            super().send_interrupt(interrupt)  # raises: the command is cut
+        else:
+            _interrupted.pending = True
+            print("interrupted: finishing the remote step under way (Ctrl-C again cuts it)")
 
 
 def raise_pending_interrupt() -> None:
+    """Raise the Ctrl-C held back while a remote command ran, once."""
     if getattr(_interrupted, "pending", False):
         _interrupted.pending = False
         raise KeyboardInterrupt
@@ -180,7 +188,8 @@ class Remote:
             )
         except SSH_ERRORS as exc:
             raise self._ssh_failed(exc, step) from None
-        raise_pending_interrupt()
+        finally:
+            raise_pending_interrupt()  # never left pending for the next command
         return CommandResult(line, done.exited, done.stdout, done.stderr)
 
     def write_file(self, path: str, data: bytes, *, step: str) -> None:

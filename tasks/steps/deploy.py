@@ -124,15 +124,16 @@ def run_locked(
     rep.full_transfer, rep.fell_back = shipped.full, shipped.fell_back
     with step(rep, "env"):
         install_env(remote, s, env)
-    with step(rep, "candidate"):
-        rep.outcome = "refused (candidate failed, running agent untouched)"
-        labels = release_labels(built.version)
-        old = adoptee.state if adoptee else read_container(remote, s.container, "candidate")
-        instance = check_candidate(remote, s, built.ref, built.version, labels)
-    with step(rep, "release"), handing_over(remote, s):
-        rep.outcome = "failed during release"
-        took = hand_over(remote, s, instance, Retire(old, keep_as=s.previous))
-        print(f"{rep.host}: the new agent took port {s.port} in {took:.2f} s", flush=True)
+    with handing_over(remote, s):  # from the candidate's start to its promotion
+        with step(rep, "candidate"):
+            rep.outcome = "refused (candidate failed, running agent untouched)"
+            labels = release_labels(built.version)
+            old = adoptee.state if adoptee else read_container(remote, s.container, "candidate")
+            instance = check_candidate(remote, s, built.ref, built.version, labels)
+        with step(rep, "release"):
+            rep.outcome = "failed during release"
+            took = hand_over(remote, s, instance, Retire(old, keep_as=s.previous))
+            print(f"{rep.host}: the new agent took port {s.port} in {took:.2f} s", flush=True)
     if adoptee:
         with step(rep, "adopt"):
             if adopt.install_forwarder(remote, s, adoptee, built.ref):

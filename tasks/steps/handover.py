@@ -118,9 +118,9 @@ def finish(remote: Remote, s: DeploySettings, retire: Retire, stop_old: bool) ->
 
 @contextmanager
 def handing_over(remote: Remote, s: DeploySettings) -> Iterator[None]:
-    """Whatever stops the run between the candidate's checks and the handover (Ctrl-C): a
-    candidate still under its candidate name and never promoted was not handed the port, and
-    goes (a promoted one serves: it stays)."""
+    """Whatever stops the run from the candidate's start to its promotion (Ctrl-C, between
+    any two steps): a candidate still under its candidate name and never promoted was not
+    handed the port, and goes (a promoted one serves: it stays)."""
     try:
         yield
     except BaseException:
@@ -153,7 +153,7 @@ def hand_over(remote: Remote, s: DeploySettings, instance: str, retire: Retire) 
         ) from None
     except BaseException:
         # Interrupted: a candidate that passed its checks and still runs takes over (promoted
-        # again: the promotion itself may have been cut); otherwise the old agent stays.
+        # again: the interrupt may have come before it); otherwise the old agent stays.
         candidate = read_container(remote, s.candidate, step="release")
         if candidate is not None and candidate.running:
             remote.run(promote(s.candidate), step="release", check=False)

@@ -38,6 +38,6 @@ def replace_agent(
     removed. Returns the seconds the handover took."""
     if old is None:
         old = read_container(remote, s.container, step="release")
-    instance = check_candidate(remote, s, image_ref, version, labels or release_labels(version))
     with handing_over(remote, s):
+        instance = check_candidate(remote, s, image_ref, version, labels or release_labels(version))
         return hand_over(remote, s, instance, Retire(old, keep_as))

@@ -112,10 +112,41 @@ def test_the_connection_checks_host_keys_before_it_opens():
 
 
 def test_a_ctrl_c_during_a_command_is_raised_once_the_command_has_finished(monkeypatch):
-    """Invoke passes the interrupt to the command and swallows it; ours raises it after."""
-    monkeypatch.setattr(fabric.runners.Remote, "send_interrupt", lambda self, interrupt: None)
+    """Fabric would drop the channel (the command cut in half); ours holds the interrupt until
+    the command ends, then raises it, once."""
+    monkeypatch.setattr(fabric.runners.Remote, "send_interrupt", _cut_the_command)
     runner = RemoteRunner.__new__(RemoteRunner)  # no connection needed for this hook
-    runner.send_interrupt(KeyboardInterrupt())
+    runner.using_pty = False
+    runner.send_interrupt(KeyboardInterrupt())  # returns: the command goes on
     with pytest.raises(KeyboardInterrupt):
         raise_pending_interrupt()
     raise_pending_interrupt()  # raised once, not again at the next command
+
+
+def test_a_second_ctrl_c_during_a_command_cuts_it(monkeypatch):
+    monkeypatch.setattr(fabric.runners.Remote, "send_interrupt", _cut_the_command)
+    runner = RemoteRunner.__new__(RemoteRunner)
+    runner.using_pty = False
+    runner.send_interrupt(KeyboardInterrupt())
+    with pytest.raises(CommandCut):
+        runner.send_interrupt(KeyboardInterrupt())
+    raise_pending_interrupt()  # nothing left pending after the cut
+
+
+def test_a_ctrl_c_during_a_command_with_a_terminal_goes_to_the_command(monkeypatch):
+    """`fab logs --follow`: the ^C stops the remote command, nothing is held back."""
+    sent = []
+    monkeypatch.setattr(fabric.runners.Remote, "send_interrupt", lambda self, i: sent.append(i))
+    runner = RemoteRunner.__new__(RemoteRunner)
+    runner.using_pty = True
+    runner.send_interrupt(KeyboardInterrupt())
+    assert len(sent) == 1
+    raise_pending_interrupt()  # nothing pending
+
+
+class CommandCut(Exception):
+    pass
+
+
+def _cut_the_command(self, interrupt):
+    raise CommandCut

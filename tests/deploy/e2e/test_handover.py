@@ -135,6 +135,8 @@ def test_reboot_after_a_release_brings_back_one_agent_the_new_one(box, contexts,
 
 
 def test_ctrl_c_in_the_middle_of_a_switch_leaves_one_working_agent(box, contexts, env_file):
+    start = deploy([box], contexts["v2"], env_file)  # v2 serves, so v1 is a real switch
+    assert start.returncode == 0, start.stdout[-3000:] + start.stderr[-3000:]
     args = ["deploy", "--context", str(contexts["v1"]), "--env-file", str(env_file)]
     proc = subprocess.Popen(
         fab_argv([box], *args, "--verify-url", box.agent_url),
@@ -142,19 +144,22 @@ def test_ctrl_c_in_the_middle_of_a_switch_leaves_one_working_agent(box, contexts
         stderr=subprocess.STDOUT,
         text=True,
     )
+    seen = []
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
+            seen.append(line)
             if line.strip() == f"{box.host}: release":
                 proc.send_signal(signal.SIGINT)
                 break
-        proc.communicate(timeout=300)
+        seen.append(proc.communicate(timeout=300)[0])
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode != 0
+    output = "".join(seen)
+    assert proc.returncode != 0, output
     assert len(agents_serving(box)) == 1
     assert listeners(box) == 1
     assert version_now(box) in (version_of(contexts["v1"]), version_of(contexts["v2"]))
-    assert inspect(box, "dtma-candidate") is None
+    assert inspect(box, "dtma-candidate") is None, output
     assert on_host(box, "test -e /var/lib/dtma-deploy/lock").returncode != 0
