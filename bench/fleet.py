@@ -11,7 +11,6 @@ bench/results/fleet-<date>.json. The goal: N=4 within 1.5x one host.
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from statistics import median
 
 from bench import ours
 from bench.contexts import make_context
-from bench.machine import machine_info
+from bench.machine import machine_info, write_results
 from bench.redeploy import RESULTS_DIR, write_env_file
 from bench.runner import SandboxPool, Target, measure, say
 from bench.runner import describe as describe_measurement
@@ -161,11 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args, Path(work))
     results["machine"] = machine_info()
     print(render(results))
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
-    path = args.out / f"fleet-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"results: {path}")
+    write_results(args.out, "fleet-", datetime.now(UTC), results)
     return 0 if not results.get("error") else 1
 
 

@@ -1,9 +1,12 @@
-"""What the numbers were measured on: CPU, cores, memory, kernel, Docker engine."""
+"""What the numbers were measured on (CPU, cores, memory, kernel, Docker engine), and the results
+file they are written to."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+from datetime import datetime
 from pathlib import Path
 
 import docker
@@ -38,3 +41,12 @@ def machine_info() -> dict:
         "docker": docker_version,
         "docker_storage_driver": storage,
     }
+
+
+def write_results(out: Path, prefix: str, started_at: datetime, document: dict) -> Path:
+    """Write one run's results as `out/<prefix><start time>.json` and say where."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{prefix}{started_at.strftime('%Y-%m-%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"results: {path}")
+    return path

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import secrets
 import shutil
 import sys
@@ -32,7 +31,7 @@ from bench.baseline import Baseline, StepFailed
 from bench.contexts import PROJECT_DIR, make_context
 from bench.figures import Measurement, summarize_case
 from bench.goals import judge, judge_nochange_wall
-from bench.machine import machine_info
+from bench.machine import machine_info, write_results
 from bench.multihost import multi_host, render_multi
 from bench.runner import SandboxPool, Target, baseline_target, measure, ours_target, run_rounds, say
 from bench.runner import describe as describe_measurement
@@ -277,10 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     document = report(run, started_at, time.monotonic() - started)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{started_at.strftime('%Y-%m-%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"results: {path}")
+    write_results(args.out, "", started_at, document)
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import secrets
 import shutil
@@ -33,7 +32,7 @@ from bench.baseline import Baseline, StepFailed
 from bench.contexts import PROJECT_DIR, apply_change, make_context
 from bench.host import wait_for_health
 from bench.load import LoadProbe
-from bench.machine import machine_info
+from bench.machine import machine_info, write_results
 from bench.redeploy import RESULTS_DIR, write_env_file
 from bench.refresh import RefreshLoop
 from bench.release_table import render_releases
@@ -252,10 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "releases": run.results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"releases-{started_at.strftime('%Y-%m-%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"results: {path}")
+    write_results(args.out, "releases-", started_at, document)
     return 0
 
 

@@ -98,6 +98,7 @@ class Fleet:
         self.started_at = time.time()
         self.seconds = self.rollback_seconds = 0.0
         self._done: queue.Queue[tuple[str, HostOutcome]] = queue.Queue()
+        self._signals = self._signals_said = 0  # Ctrl-Cs received, and acted on
 
     # -- the rollout ---------------------------------------------------------------------
     def run(self) -> bool:
@@ -234,7 +235,6 @@ class Fleet:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        self._signals = 0
 
         def noted(signum: int, frame: object) -> None:
             self._signals += 1
@@ -246,10 +246,9 @@ class Fleet:
             signal.signal(signal.SIGINT, previous)
 
     def _notice_ctrl_c(self, in_flight: dict[str, float]) -> None:
-        seen = getattr(self, "_signals", 0)
-        if seen == getattr(self, "_signals_said", 0):
+        if self._signals == self._signals_said:
             return
-        self._signals_said = seen
+        self._signals_said = self._signals
         if not self.interrupted:
             self.say("fleet: interrupted: no new host starts; hosts in flight finish and unlock")
         else:

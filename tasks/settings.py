@@ -149,8 +149,9 @@ def merge(
     return settings
 
 
+# must be finite and above 0
 SECONDS = ("verify_timeout", "health_timeout", "lock_ttl", "connect_timeout", "host_deadline")
-ON_FAILURE = ("stop", "rollback-all")  # must be finite and above 0
+ON_FAILURE = ("stop", "rollback-all")
 PORTS = ("port", "candidate_port")
 # Directories the deploy creates and may clear: only inside a place named for this tool, so a
 # mistyped setting can never point the lock breaker or the stage cleaner at /etc or /tmp.

@@ -80,7 +80,7 @@ def deploy(
             return
         hosts, source = fleet_hosts(s, run.cli_hosts)
         if len(hosts) == 1 and not (s.hosts_file or s.do_tag):
-            deploy_one(connection(c, hosts[0], s), s, run)
+            deploy_one(connection(c, hosts[0]), s, run)
         else:
             deploy_fleet(c, s, hosts, source, run)
 

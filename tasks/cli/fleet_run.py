@@ -12,7 +12,7 @@ import fabric
 from invoke.exceptions import Exit
 
 from tasks import settings
-from tasks.cli.common import bound_waits, remote_of
+from tasks.cli.common import remote_of
 from tasks.cli.executor import Rollout
 from tasks.errors import DeployError
 from tasks.fleet import Fleet, Shape
@@ -46,12 +46,10 @@ def fleet_hosts(s: settings.DeploySettings, cli_hosts: list[str]) -> tuple[list[
     return list(unique(hosts)), " + ".join(sources)
 
 
-def connection(c: Any, host: str, s: settings.DeploySettings) -> fabric.Connection:
-    """The Connection Fabric would make for -H `host` (its keys, ssh_config, user), with the
-    connect, banner and login waits bounded."""
-    conn = fabric.Connection(host, config=c.config)
-    bound_waits(conn, s.connect_timeout)
-    return conn
+def connection(c: Any, host: str) -> fabric.Connection:
+    """The Connection Fabric would make for -H `host` (its keys, ssh_config, user); remote_of
+    bounds its connect, banner and login waits."""
+    return fabric.Connection(host, config=c.config)
 
 
 def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: str, run: Rollout):
@@ -73,7 +71,7 @@ def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: s
     images = SavedOnceClient(docker.from_env())
 
     def connect(host: str) -> Remote:
-        return remote_of(connection(c, host, s), s)
+        return remote_of(connection(c, host), s)
 
     with routed(logs) as streams:
         work = FleetHosts(s, connect, streams, run.built, images)
