@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import IO, Any
 
 import fabric
-import fabric.runners
 import paramiko
 from invoke.exceptions import ThreadException
 
+from tasks import interrupts
 from tasks.commands.shell import to_shell
 from tasks.errors import DeployError
 from tasks.host_keys import HostKeyCheck
@@ -51,34 +50,6 @@ class CommandResult:
         lines = [line.strip() for line in (self.stderr or self.stdout).splitlines()]
         lines = [line for line in lines if line]
         return lines[-1] if lines else f"exit {self.exit_code}"
-
-
-_interrupted = threading.local()
-
-
-class RemoteRunner(fabric.runners.Remote):
-    """Fabric's runner, minus one surprise: without a terminal, Fabric answers a Ctrl-C that
-    lands while a command runs by dropping the channel, which cuts the command in half (a stop
-    done and the renames after it not, say). Here the command runs to its end and the interrupt
-    is raised right after it; a second Ctrl-C cuts it. With a terminal (`fab logs --follow`)
-    the ^C goes to the command, which stops."""
-
-    def send_interrupt(self, interrupt: KeyboardInterrupt) -> None:
-        if self.using_pty:
-            super().send_interrupt(interrupt)
-        elif getattr(_interrupted, "pending", False):
-            _interrupted.pending = False
-            super().send_interrupt(interrupt)  # raises: the command is cut
-        else:
-            _interrupted.pending = True
-            print("interrupted: finishing the remote step under way (Ctrl-C again cuts it)")
-
-
-def raise_pending_interrupt() -> None:
-    """Raise the Ctrl-C held back while a remote command ran, once."""
-    if getattr(_interrupted, "pending", False):
-        _interrupted.pending = False
-        raise KeyboardInterrupt
 
 
 def connection(
@@ -121,8 +92,6 @@ class Remote:
         self._conn = conn
         self._host_keys = host_keys
         host_keys.apply(conn.client)  # before the first command opens the connection
-        if hasattr(conn, "config"):  # a Fabric Connection (tests may pass a stand-in)
-            conn.config.runners.remote = RemoteRunner
 
     def _ssh_failed(self, exc: BaseException, step: str) -> DeployError:
         refused = self._host_keys.explain(exc, self._conn.port)
@@ -181,15 +150,17 @@ class Remote:
         timeout: float | None = None,
     ) -> CommandResult:
         line = to_shell(argv)
+        # Without a terminal, Fabric answers a Ctrl-C by dropping the channel: the command cut
+        # in half (a stop done, the renames after it not). Held, it runs to its end first.
+        # With one (`fab logs --follow`), the ^C goes to the command, which stops.
         try:
-            # in_stream=False: never read our stdin (pytest, cron and CI have none to give).
-            done = self._conn.run(
-                line, hide=hide, warn=True, in_stream=False, pty=pty, timeout=timeout
-            )
+            with nullcontext() if pty else interrupts.held("the remote step under way"):
+                # in_stream=False: never read our stdin (pytest, cron and CI have none to give).
+                done = self._conn.run(
+                    line, hide=hide, warn=True, in_stream=False, pty=pty, timeout=timeout
+                )
         except SSH_ERRORS as exc:
             raise self._ssh_failed(exc, step) from None
-        finally:
-            raise_pending_interrupt()  # never left pending for the next command
         return CommandResult(line, done.exited, done.stdout, done.stderr)
 
     def write_file(self, path: str, data: bytes, *, step: str) -> None:

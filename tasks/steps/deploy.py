@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from docker import DockerClient
 
+from tasks import interrupts
 from tasks.commands import files
 from tasks.envfile import EnvFile
 from tasks.errors import VerifyFailed
@@ -134,8 +135,8 @@ def run_locked(
             rep.outcome = "failed during release"
             took = hand_over(remote, s, instance, Retire(old, keep_as=s.previous))
             print(f"{rep.host}: the new agent took port {s.port} in {took:.2f} s", flush=True)
-    if adoptee:
-        with step(rep, "adopt"):
+    if adoptee:  # the links move as one: a Ctrl-C is held until they point at the new agent
+        with step(rep, "adopt"), interrupts.held("the adoption"):
             if adopt.install_forwarder(remote, s, adoptee, built.ref):
                 print(f"{rep.host}: a fresh agent container, on the restarted engine", flush=True)
                 replace_agent(remote, s, built.ref, built.version)

@@ -10,8 +10,8 @@ queued on a closing listener to its sibling instead of resetting them. So:
 3. stop the old agent: SIGTERM closes its listener first, then it finishes what it accepted.
 An old agent that cannot share the port (an earlier kind of release, or a container being
 adopted) is stopped between 1 and 2: the only gap left is the new agent's bind, its app
-already loaded. Interrupted after 1, the switch is finished (the candidate passed); before, the
-candidate is removed and the old agent was never touched.
+already loaded. A Ctrl-C from 1 on is held until the switch is done (a second one cuts it);
+before 1, the candidate is removed and the old agent was never touched.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from dataclasses import dataclass
 import requests
 
 from dtma.contract import INSTANCE_HEADER
+from tasks import interrupts
 from tasks.commands import docker, scripts
 from tasks.commands.shell import Op, chain, either, then
 from tasks.errors import DeployError, VerifyFailed
-from tasks.facts.container import ContainerState, read_container
+from tasks.facts.container import ContainerState
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps.verify import await_listener, running
@@ -130,38 +131,29 @@ def handing_over(remote: Remote, s: DeploySettings) -> Iterator[None]:
 
 def hand_over(remote: Remote, s: DeploySettings, instance: str, retire: Retire) -> float:
     """Switch from the running agent to the checked candidate; returns the seconds from the
-    promotion until the candidate answered on the public port."""
-    old_stopped = False
-    try:
-        promoted = remote.run(promote(s.candidate), step="release", check=False)
-        if not promoted.ok:
-            raise VerifyFailed(f"could not be promoted: {promoted.last_line()}")
-        if NO_MIGRATION in promoted.stdout:
-            print(
-                f"{remote.host}: this kernel cannot hand queued connections over "
-                "(net.ipv4.tcp_migrate_req): a few may be reset during the switch",
-                flush=True,
-            )
-        if not retire.shares_port and retire.old is not None:
-            remote.run(stop_for_good(retire.old.name), step="release")
-            old_stopped = True
-        seconds = wait_serving_publicly(remote, s, instance)
-    except (VerifyFailed, DeployError) as exc:
-        undo(remote, s, retire, old_stopped)
-        raise DeployError(
-            remote.host, "release", f"the new agent {exc}", "the previous agent serves; redeploy"
-        ) from None
-    except BaseException:
-        # Interrupted: a candidate that passed its checks and still runs takes over (promoted
-        # again: the interrupt may have come before it); otherwise the old agent stays.
-        candidate = read_container(remote, s.candidate, step="release")
-        if candidate is not None and candidate.running:
-            remote.run(promote(s.candidate), step="release", check=False)
-            finish(remote, s, retire, stop_old=not old_stopped)
-        else:
+    promotion until the candidate answered on the public port. A Ctrl-C meanwhile is held
+    until the switch is done (or undone): no host is left half-way by a first Ctrl-C."""
+    with interrupts.held("the switch to the new agent"):
+        old_stopped = False
+        try:
+            promoted = remote.run(promote(s.candidate), step="release", check=False)
+            if not promoted.ok:
+                raise VerifyFailed(f"could not be promoted: {promoted.last_line()}")
+            if NO_MIGRATION in promoted.stdout:
+                print(
+                    f"{remote.host}: this kernel cannot hand queued connections over "
+                    "(net.ipv4.tcp_migrate_req): a few may be reset during the switch",
+                    flush=True,
+                )
+            if not retire.shares_port and retire.old is not None:
+                remote.run(stop_for_good(retire.old.name), step="release")
+                old_stopped = True
+            seconds = wait_serving_publicly(remote, s, instance)
+        except (VerifyFailed, DeployError) as exc:
             undo(remote, s, retire, old_stopped)
-        raise
-    finish(remote, s, retire, stop_old=not old_stopped)
+            hint = "the previous agent serves; redeploy"
+            raise DeployError(remote.host, "release", f"the new agent {exc}", hint) from None
+        finish(remote, s, retire, stop_old=not old_stopped)
     return seconds
 
 

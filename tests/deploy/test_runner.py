@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from types import SimpleNamespace
 
-import fabric.runners
 import paramiko
 import pytest
 
+from tasks import interrupts
 from tasks.commands.shell import chain, or_true, silenced
 from tasks.errors import DeployError
 from tasks.host_keys import HostKeyCheck
-from tasks.runner import CommandResult, Remote, RemoteRunner, raise_pending_interrupt
+from tasks.runner import CommandResult, Remote
 
 HOST_KEYS = HostKeyCheck((Path("/nonexistent/known_hosts"),))
 
@@ -111,42 +113,66 @@ def test_the_connection_checks_host_keys_before_it_opens():
     assert type(policy).__name__ == "KnownHostsPolicy" and policy.accept_new is False
 
 
-def test_a_ctrl_c_during_a_command_is_raised_once_the_command_has_finished(monkeypatch):
-    """Fabric would drop the channel (the command cut in half); ours holds the interrupt until
-    the command ends, then raises it, once."""
-    monkeypatch.setattr(fabric.runners.Remote, "send_interrupt", _cut_the_command)
-    runner = RemoteRunner.__new__(RemoteRunner)  # no connection needed for this hook
-    runner.using_pty = False
-    runner.send_interrupt(KeyboardInterrupt())  # returns: the command goes on
+@pytest.fixture(autouse=True)
+def ctrl_c_as_from_a_terminal():
+    """SIGINT raises KeyboardInterrupt, as in `fab` run from a terminal (a suite run as a
+    background job starts with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+class InterruptedConnection(RecordingConnection):
+    """run() gets `ctrl_c` Ctrl-Cs while the command runs, then finishes it (if still let)."""
+
+    def __init__(self, ctrl_c: int):
+        super().__init__()
+        self.ctrl_c, self.finished = ctrl_c, False
+
+    def run(self, line: str, **kwargs):
+        for _ in range(self.ctrl_c):
+            os.kill(os.getpid(), signal.SIGINT)
+        self.finished = True
+        return super().run(line, **kwargs)
+
+
+def test_a_ctrl_c_during_a_command_is_raised_once_the_command_has_finished(capsys):
+    """Fabric would drop the channel (the command cut in half); here the command runs to its
+    end, then the interrupt is raised, once."""
+    conn = InterruptedConnection(ctrl_c=1)
+    remote = Remote(conn, HOST_KEYS)
     with pytest.raises(KeyboardInterrupt):
-        raise_pending_interrupt()
-    raise_pending_interrupt()  # raised once, not again at the next command
+        remote.run(["docker", "stop", "dtma"], step="release")
+    assert conn.finished and conn.lines == ["docker stop dtma"]
+    assert "interrupted: finishing the remote step under way" in capsys.readouterr().out
+    conn.ctrl_c = 0
+    remote.run(["true"], step="release")  # raised once, not again at the next command
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_a_second_ctrl_c_during_a_command_cuts_it(monkeypatch):
-    monkeypatch.setattr(fabric.runners.Remote, "send_interrupt", _cut_the_command)
-    runner = RemoteRunner.__new__(RemoteRunner)
-    runner.using_pty = False
-    runner.send_interrupt(KeyboardInterrupt())
-    with pytest.raises(CommandCut):
-        runner.send_interrupt(KeyboardInterrupt())
-    raise_pending_interrupt()  # nothing left pending after the cut
+def test_a_second_ctrl_c_during_a_command_cuts_it():
+    conn = InterruptedConnection(ctrl_c=2)
+    with pytest.raises(KeyboardInterrupt):
+        Remote(conn, HOST_KEYS).run(["docker", "stop", "dtma"], step="release")
+    assert not conn.finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_a_ctrl_c_during_a_command_with_a_terminal_goes_to_the_command(monkeypatch):
-    """`fab logs --follow`: the ^C stops the remote command, nothing is held back."""
-    sent = []
-    monkeypatch.setattr(fabric.runners.Remote, "send_interrupt", lambda self, i: sent.append(i))
-    runner = RemoteRunner.__new__(RemoteRunner)
-    runner.using_pty = True
-    runner.send_interrupt(KeyboardInterrupt())
-    assert len(sent) == 1
-    raise_pending_interrupt()  # nothing pending
+def test_a_ctrl_c_during_a_command_with_a_terminal_goes_to_the_command():
+    """`fab logs --follow`: Fabric sends the ^C down the terminal; nothing is held back."""
+    conn = InterruptedConnection(ctrl_c=1)
+    with pytest.raises(KeyboardInterrupt):
+        Remote(conn, HOST_KEYS).stream(["docker", "logs", "-f", "dtma"], step="logs", pty=True)
+    assert not conn.finished
 
 
-class CommandCut(Exception):
-    pass
-
-
-def _cut_the_command(self, interrupt):
-    raise CommandCut
+def test_a_hold_inside_a_hold_adds_nothing_and_a_failed_block_keeps_its_error():
+    with pytest.raises(KeyboardInterrupt), interrupts.held("the switch"):
+        with interrupts.held("the remote step under way"):
+            os.kill(os.getpid(), signal.SIGINT)
+        reached = True  # the inner hold's end raised nothing: the outer one holds
+    assert reached
+    with pytest.raises(DeployError), interrupts.held("the switch"):
+        os.kill(os.getpid(), signal.SIGINT)
+        raise DeployError("droplet", "release", "the new agent did not answer", "redeploy")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tasks import sandbox
 from tests.support.contexts import ROOT
-from tests.support.deploy import fab_argv, on_host
+from tests.support.deploy import fab_argv, on_host, takes_ctrl_c
 from tests.support.readiness import wait_until, wait_until_healthy
 
 # `make faults` points this at a JSONL file; each passing fault test appends its figures.
@@ -97,7 +97,12 @@ class FabRun:
 
     def __post_init__(self) -> None:
         self.process = subprocess.Popen(
-            self.argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            self.argv,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=takes_ctrl_c,
         )
         self._stderr: list[str] = []
         self._readers = [

@@ -35,7 +35,7 @@ def interrupted(host, run, sent: float):
     done = run.finish(timeout=60)
     host.outputs += [done.stdout, done.stderr]
     seconds = time.monotonic() - sent
-    assert done.returncode != 0
+    assert done.returncode != 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert lock_is_free(host.box), "the deploy lock outlived the interrupted deploy"
     return done, seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -29,6 +30,12 @@ def fab_argv(boxes: list[sandbox.Sandbox], *args: str, core: tuple[str, ...] = (
     hosts = ",".join(box.host for box in boxes)
     keys = [arg for box in boxes for arg in ("-i", str(box.key_path))]
     return [str(FAB), *core, "-H", hosts, *keys, *args]
+
+
+def takes_ctrl_c() -> None:
+    """preexec_fn of a `fab` a test will Ctrl-C: SIGINT at its default, as from a terminal, even
+    when the suite runs as a background job (which starts with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def verify_urls(boxes: list[sandbox.Sandbox]) -> str:

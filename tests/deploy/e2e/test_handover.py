@@ -14,7 +14,16 @@ import pytest
 from bench.load import LoadProbe, LoadResult
 from tasks import sandbox
 from tests.support.contexts import make_context, version_of
-from tests.support.deploy import KEY, deploy, fab, fab_argv, inspect, on_host, version_answering
+from tests.support.deploy import (
+    KEY,
+    deploy,
+    fab,
+    fab_argv,
+    inspect,
+    on_host,
+    takes_ctrl_c,
+    version_answering,
+)
 from tests.support.deploy import public_version as version_now
 from tests.support.readiness import wait_until
 from tests.support.sandboxes import sandbox_for_tests
@@ -143,6 +152,7 @@ def test_ctrl_c_in_the_middle_of_a_switch_leaves_one_working_agent(box, contexts
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=takes_ctrl_c,
     )
     seen = []
     try:
