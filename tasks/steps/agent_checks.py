@@ -8,13 +8,17 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
 
 from dtma.contract import FULL_STATUS_SCHEMA
 from tasks.errors import VerifyFailed
+
+# A fresh connection per check, as the backend makes; and through an SSH tunnel, the agent's
+# close ends the tunnel's thread at once (a kept-alive one holds the tunnel's exit for 1 s).
+ONE_REQUEST = {"Connection": "close"}
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ def wait_for_health(
             alive()
             last_alive = time.monotonic()
         try:
-            response = requests.get(f"{url}/health", timeout=2)
+            response = requests.get(f"{url}/health", timeout=2, headers=ONE_REQUEST)
             if response.status_code == 200:
                 return time.monotonic() - started
             last = f"HTTP {response.status_code}"
@@ -51,17 +55,26 @@ def wait_for_health(
         time.sleep(poll)
 
 
-def get_status(url: str, key: str | None) -> requests.Response:
+def get_status(url: str, key: str | None, wait: float = 0.0) -> requests.Response:
+    """GET /status; a refused or dropped connection is tried again for up to `wait` s (an SSH
+    tunnel just opened may not accept yet)."""
     headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
-    try:
-        return requests.get(f"{url}/status", headers=headers, timeout=10)
-    except requests.RequestException as exc:
-        raise VerifyFailed(f"{url}/status: {type(exc).__name__}") from None
+    headers.update(ONE_REQUEST)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return requests.get(f"{url}/status", headers=headers, timeout=10)
+        except requests.ConnectionError:
+            if time.monotonic() >= deadline:
+                raise VerifyFailed(f"{url}/status: ConnectionError") from None
+            time.sleep(0.05)
+        except requests.RequestException as exc:
+            raise VerifyFailed(f"{url}/status: {type(exc).__name__}") from None
 
 
-def status_body(url: str, key: str | None, asked: str) -> dict[str, Any]:
+def status_body(url: str, key: str | None, asked: str, wait: float = 0.0) -> dict[str, Any]:
     """/status answered 200 with a JSON object, or VerifyFailed saying which call failed."""
-    response = get_status(url, key)
+    response = get_status(url, key, wait)
     if response.status_code != 200:
         raise VerifyFailed(f"/status {asked} answered HTTP {response.status_code}")
     try:
@@ -73,9 +86,9 @@ def status_body(url: str, key: str | None, asked: str) -> dict[str, Any]:
     return body
 
 
-def check_status(url: str, backend_key: str, version: str) -> dict[str, Any]:
+def check_status(url: str, backend_key: str, version: str, wait: float = 0.0) -> dict[str, Any]:
     """The backend's call: /status with its key, full report, the version we just shipped."""
-    body = status_body(url, backend_key, "with the backend key")
+    body = status_body(url, backend_key, "with the backend key", wait)
     missing = [name for name in FULL_STATUS_SCHEMA["required"] if name not in body]
     if missing:
         raise VerifyFailed(f"/status lacks {', '.join(missing)} (contract fields)")
@@ -106,20 +119,28 @@ def check_agent(
     """Health, the /status contract and version, and auth, in that order; with `port`, the
     agent must say it serves that port (checked on another one before it takes it)."""
     seconds = wait_for_health(url, timeout, alive=alive)
-    body = check_status(url, backend_key, version)
+    return replace(check_contract(url, backend_key, version, port), health_seconds=seconds)
+
+
+def check_contract(
+    url: str, backend_key: str, version: str, port: int | None = None, wait: float = 0.0
+) -> AgentReport:
+    """The keyed /status (contract, version, port served) and a wrong key refused, of an
+    agent already answering /health (`wait`: for a tunnel that may not accept yet)."""
+    body = check_status(url, backend_key, version, wait)
     serves = (body.get("environment") or {}).get("port")
     if port is not None and serves != port:
         raise VerifyFailed(f"/status says the agent would serve port {serves}, not {port}")
     check_wrong_key_refused(url)
-    return AgentReport(
-        url=url, version=body["version"], status=body["status"], health_seconds=seconds
-    )
+    return AgentReport(url=url, version=body["version"], status=body["status"], health_seconds=0)
 
 
-def check_public(url: str, timeout: float, alive: Callable[[], None] | None = None) -> None:
-    """What anyone can reach on the public port, no credentials: /health, the /status summary."""
-    wait_for_health(url, timeout, alive=alive)
+def check_public(url: str, timeout: float, alive: Callable[[], None] | None = None) -> float:
+    """What anyone can reach on the public port, no credentials: /health, the /status summary.
+    Returns the seconds until /health answered."""
+    seconds = wait_for_health(url, timeout, alive=alive)
     status_body(url, None, f"at {url} without credentials")
+    return seconds
 
 
 def public_status(url: str) -> dict[str, Any]:

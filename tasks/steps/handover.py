@@ -31,6 +31,7 @@ from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import ContainerState
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
+from tasks.steps.agent_checks import ONE_REQUEST
 from tasks.steps.verify import await_listener, running
 
 MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
@@ -60,7 +61,7 @@ def shares_port(state: ContainerState) -> bool:
 def instance_of(url: str) -> str:
     """The instance id the agent at `url` answers with ("" when none answers)."""
     try:
-        response = requests.get(f"{url}/health", timeout=5, headers={"Connection": "close"})
+        response = requests.get(f"{url}/health", timeout=5, headers=ONE_REQUEST)
     except requests.RequestException:
         return ""
     return response.headers.get(INSTANCE_HEADER, "")

@@ -14,7 +14,10 @@ from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import SettleProbe, parse_settle_probe, read_container
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
-from tasks.steps.agent_checks import AgentReport, check_agent, check_public
+from tasks.steps.agent_checks import AgentReport, check_contract, check_public
+
+# Fabric opens a tunnel's local port in a thread: the first connect may come before it listens.
+TUNNEL_READY_SECONDS = 5.0
 
 
 def running(remote: Remote, name: str) -> Callable[[], None]:
@@ -114,12 +117,10 @@ def check_agent_as_deployed(
     /status); then every check that presents a token through the SSH connection, to the host's
     own 127.0.0.1 — the backend key never crosses the network in plain HTTP."""
     public = s.agent_url(remote.keys, remote.hostname)
-    check_public(public, s.verify_timeout, alive=alive)
-    with remote.tunnel(s.port) as inside:
-        agent = check_agent(
-            inside, backend_key=s.backend_key, version=version, timeout=s.verify_timeout
-        )
-    return replace(agent, url=public)
+    seconds = check_public(public, s.verify_timeout, alive=alive)
+    with remote.tunnel(s.port) as inside:  # the same port, already healthy: no /health again
+        agent = check_contract(inside, s.backend_key, version, wait=TUNNEL_READY_SECONDS)
+    return replace(agent, url=public, health_seconds=seconds)
 
 
 def verify_release(
