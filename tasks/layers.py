@@ -179,12 +179,11 @@ SMALL_ARCHIVE = 4_000_000
 
 
 def write_gzipped_archive(
-    archive: tarfile.TarFile, out: IO[bytes], drop: set[str], *, level: int | None = None
+    archive: tarfile.TarFile, out: IO[bytes], drop: set[str]
 ) -> HashingWriter:
-    """filter_archive into gzip, at `level` or the one its kept size calls for."""
-    if level is None:
-        kept = sum(m.size for m in archive.getmembers() if m.isfile() and m.name not in drop)
-        level = 9 if kept < SMALL_ARCHIVE else 1
+    """filter_archive into gzip, at the level the kept size calls for."""
+    kept = sum(m.size for m in archive.getmembers() if m.isfile() and m.name not in drop)
+    level = 9 if kept < SMALL_ARCHIVE else 1
     hashed = HashingWriter(out)
     # mtime=0 keeps the bytes reproducible: same image, same plan, same checksum.
     with gzip.GzipFile(fileobj=hashed, mode="wb", compresslevel=level, mtime=0) as gz:

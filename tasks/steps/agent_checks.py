@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -26,7 +26,6 @@ class AgentReport:
     url: str
     version: str
     status: str
-    health_seconds: float
 
 
 def wait_for_health(
@@ -118,8 +117,8 @@ def check_agent(
 ) -> AgentReport:
     """Health, the /status contract and version, and auth, in that order; with `port`, the
     agent must say it serves that port (checked on another one before it takes it)."""
-    seconds = wait_for_health(url, timeout, alive=alive)
-    return replace(check_contract(url, backend_key, version, port), health_seconds=seconds)
+    wait_for_health(url, timeout, alive=alive)
+    return check_contract(url, backend_key, version, port)
 
 
 def check_contract(
@@ -132,15 +131,13 @@ def check_contract(
     if port is not None and serves != port:
         raise VerifyFailed(f"/status says the agent would serve port {serves}, not {port}")
     check_wrong_key_refused(url)
-    return AgentReport(url=url, version=body["version"], status=body["status"], health_seconds=0)
+    return AgentReport(url=url, version=body["version"], status=body["status"])
 
 
-def check_public(url: str, timeout: float, alive: Callable[[], None] | None = None) -> float:
-    """What anyone can reach on the public port, no credentials: /health, the /status summary.
-    Returns the seconds until /health answered."""
-    seconds = wait_for_health(url, timeout, alive=alive)
+def check_public(url: str, timeout: float, alive: Callable[[], None] | None = None) -> None:
+    """What anyone can reach on the public port, no credentials: /health, the /status summary."""
+    wait_for_health(url, timeout, alive=alive)
     status_body(url, None, f"at {url} without credentials")
-    return seconds
 
 
 def public_status(url: str) -> dict[str, Any]:

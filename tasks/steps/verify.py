@@ -117,10 +117,10 @@ def check_agent_as_deployed(
     /status); then every check that presents a token through the SSH connection, to the host's
     own 127.0.0.1 — the backend key never crosses the network in plain HTTP."""
     public = s.agent_url(remote.keys, remote.hostname)
-    seconds = check_public(public, s.verify_timeout, alive=alive)
+    check_public(public, s.verify_timeout, alive=alive)
     with remote.tunnel(s.port) as inside:  # the same port, already healthy: no /health again
         agent = check_contract(inside, s.backend_key, version, wait=TUNNEL_READY_SECONDS)
-    return replace(agent, url=public, health_seconds=seconds)
+    return replace(agent, url=public)
 
 
 def verify_release(
