@@ -1,5 +1,5 @@
 """What `fab` loads: the project's task collection, nothing else."""
 
-from tasks import ns
+from tasks.cli import collection
 
-__all__ = ["ns"]
+ns = collection()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from bench.baseline import STEP_TIMEOUT, StepFailed
 from bench.contexts import PROJECT_DIR
-from tasks.droplet import KNOWN_HOSTS
 from tasks.sandbox import Sandbox
+from tasks.sandbox.droplet import KNOWN_HOSTS
 
 FAB = Path(sys.executable).with_name("fab")
 REPORT_KEYS = ("phases", "bytes_sent", "image_bytes", "layers_total", "layers_sent", "new_image")

@@ -38,9 +38,9 @@ from bench.refresh import RefreshLoop
 from bench.release_table import render_releases
 from bench.runner import SandboxPool, say
 from bench.shaping import LINKS, ShapingError, apply_link
-from tasks.droplet import KNOWN_HOSTS
 from tasks.images import resolve_base_image
 from tasks.sandbox import Sandbox, SandboxError
+from tasks.sandbox.droplet import KNOWN_HOSTS
 
 KINDS = ("code", "restart-anyway", "rollback", "refused", "plain")
 FIRST_PORT = 47800

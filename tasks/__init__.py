@@ -1,6 +1,20 @@
-"""dtma-deploy: ship the DTMA agent to plain servers over SSH (see README, "How the code is
-laid out"). `fab` loads `ns`, the task collection built in tasks/cli."""
+"""dtma-deploy's tasks, in rooms by concern (see docs/ and the README's code map).
 
-from tasks.cli import collection
+The deploy core lives here at the root and in three layers below it, each calling only the
+one beneath:
+    steps/      preflight, build, ship, candidate, handover, verify, rollback, report
+    facts/      typed things read from a host (survey, container state, host images)
+    commands/   pure argv builders (no I/O)
+    runner.py   the only code that touches an SSH connection
+plus what they share: settings, errors, layers (image archives), images (the local build and
+its base image), rootfs, envfile, host_keys, interrupts, progress, units.
 
-ns = collection()
+Around the core:
+    fleet/      many hosts at once; uses the core, never the CLI
+    sandbox/    throwaway droplets on this machine; uses the core; used only by the CLI,
+                the tests and the bench
+    cli/        the `fab` command line; uses everything
+
+The core imports neither fleet/, sandbox/ nor cli/. `fab` loads the collection through
+fabfile.py.
+"""

@@ -24,6 +24,7 @@ from tasks import interrupts
 from tasks.commands.shell import to_shell
 from tasks.errors import DeployError
 from tasks.host_keys import HostKeyCheck
+from tasks.settings import DeploySettings
 
 # What a dropped or refused SSH session raises (paramiko, sockets, a closed channel).
 SSH_ERRORS = (OSError, EOFError, paramiko.SSHException)
@@ -199,3 +200,22 @@ class Remote:
                 raise
         if failure is not None:
             raise failure
+
+
+def remote_of(c: Any, s: DeploySettings) -> Remote:
+    """The host Fabric connected this task to (-H), its SSH host key checked against
+    --known-hosts, then any UserKnownHostsFile of the ssh_config (-S), then ~/.ssh/known_hosts."""
+    bound_waits(c, s.connect_timeout)
+    check = HostKeyCheck.from_settings(s.known_hosts, s.accept_new_host_key)
+    from_ssh_config = c.ssh_config.get("userknownhostsfile") if hasattr(c, "ssh_config") else None
+    return Remote(c, check.with_files(from_ssh_config.split() if from_ssh_config else ()))
+
+
+def bound_waits(c: Any, seconds: float) -> None:
+    """An unreachable or silent host fails within `seconds`: TCP connect, SSH banner, login
+    (a -t/--connect-timeout given to fab wins for the connect)."""
+    if not hasattr(c, "connect_kwargs") or c.is_connected:
+        return
+    c.connect_timeout = c.connect_timeout or max(1, int(seconds))
+    waits = {"banner_timeout": seconds, "auth_timeout": seconds}
+    c.connect_kwargs = {**waits, **c.connect_kwargs}

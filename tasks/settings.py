@@ -98,6 +98,11 @@ def field_names() -> set[str]:
     return {f.name for f in fields(DeploySettings)} - {"backend_key"}
 
 
+def is_switch(name: str) -> bool:
+    """A yes/no setting: its flag is given or not, it takes no value."""
+    return name in field_names() and _field_type(name) is bool
+
+
 def _field_type(name: str) -> type:
     hint = typing.get_type_hints(DeploySettings)[name]
     if isinstance(hint, types.UnionType):  # `str | None`

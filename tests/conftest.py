@@ -7,7 +7,7 @@ import os
 import docker
 import pytest
 
-from tasks.droplet import KNOWN_HOSTS
+from tasks.sandbox.droplet import KNOWN_HOSTS
 from tests.support import leaks
 from tests.support.images import ensure_tool_image
 

@@ -1,11 +1,12 @@
-"""What every task shares: flag help, settings from flags, one-line errors, the host's Remote.
+"""What every task shares: its flags declared once (host_task), settings from them, one-line errors.
 
 Task flags carry no annotations: Invoke reads a flag's kind from its default (None: a value,
 False: a switch), and every value arrives as the string typed; settings.py types them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,9 +15,7 @@ from invoke.exceptions import Exit
 
 from tasks import settings
 from tasks.errors import DeployError
-from tasks.host_keys import HostKeyCheck
-from tasks.inventory import InventoryError
-from tasks.runner import Remote
+from tasks.fleet.inventory import InventoryError
 
 HELP = {
     "env_file": "local env file for the agent (default .env); sent as /etc/dtma/dtma.env",
@@ -52,6 +51,9 @@ HELP = {
     "hosts_file": "deploy to the hosts in FILE too (one [user@]host[:port] a line, # comments)",
     "do_tag": "deploy to the droplets with this DigitalOcean tag too (root@public IPv4; "
     "token from DIGITALOCEAN_TOKEN)",
+    "image": "image on the host to release (default: dtma:<version of the context>)",
+    "follow": "keep streaming new lines",
+    "tail": "lines to show (default 100)",
 }
 HOST_KEY_FLAGS = ("known_hosts", "accept_new_host_key")
 FLEET_FLAGS = (
@@ -77,8 +79,42 @@ class LongFleetFlags(fabric.tasks.Task):
         return opts
 
 
-def help_for(*names: str) -> dict[str, str]:
-    return {name: HELP[name] for name in names}
+SWITCHES = frozenset({"follow"})  # switch flags that are no setting (settings.is_switch)
+SETTING_OF_FLAG = {"keep": "keep_releases"}  # a flag named other than its setting
+
+
+def host_task(
+    *flags: str, help: dict[str, str] | None = None, klass: type = fabric.tasks.Task
+) -> Callable[[Callable[..., Any]], fabric.tasks.Task]:
+    """A task declared by the flags it takes, each with its --help from HELP (or `help`).
+
+    The body is called as `body(c, s, **others)`: `s` the settings (defaults <- fabric.yaml
+    `dtma:` <- DTMA_DEPLOY_* <- the flags that name a setting), `others` the remaining flags;
+    an expected failure ends the task in one line (one_line_errors)."""
+    names = settings.field_names()
+    params = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for flag in flags:
+        switch = flag in SWITCHES or settings.is_switch(SETTING_OF_FLAG.get(flag, flag))
+        default = False if switch else None
+        params.append(
+            inspect.Parameter(flag, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+        )
+    texts = {flag: (help or {}).get(flag) or HELP[flag] for flag in flags}
+
+    def declare(body: Callable[..., Any]) -> fabric.tasks.Task:
+        def run(c: Any, **given: Any) -> Any:
+            with one_line_errors():
+                chosen = {SETTING_OF_FLAG.get(k, k): v for k, v in given.items()}
+                others = {k: v for k, v in given.items() if SETTING_OF_FLAG.get(k, k) not in names}
+                s = load_settings(c, **{k: v for k, v in chosen.items() if k in names})
+                return body(c, s, **others)
+
+        run.__name__, run.__qualname__, run.__doc__ = body.__name__, body.__qualname__, body.__doc__
+        run.__module__ = body.__module__
+        run.__signature__ = inspect.Signature(params)  # what Invoke reads the flags from
+        return fabric.tasks.task(klass=klass, help=texts)(run)
+
+    return declare
 
 
 def load_settings(c: Any, **flags: Any) -> settings.DeploySettings:
@@ -86,38 +122,6 @@ def load_settings(c: Any, **flags: Any) -> settings.DeploySettings:
     # A bool flag left at False means "not given": config and environment still apply.
     given = {k: (v or None) if isinstance(v, bool) else v for k, v in flags.items()}
     return settings.load(c, **given)
-
-
-def host_key_flags(task_locals: dict[str, Any]) -> dict[str, Any]:
-    """The host-key flags among a task's parameters, for tasks that name their settings."""
-    return {name: task_locals[name] for name in HOST_KEY_FLAGS}
-
-
-def settings_from(task_locals: dict[str, Any]) -> settings.DeploySettings:
-    """Settings from a task's own parameters, called with `locals()` first thing in the task:
-    a task's flags are its parameters, and every flag named like a setting is that setting."""
-    names = settings.field_names()
-    flags = {name: value for name, value in task_locals.items() if name in names}
-    return load_settings(task_locals["c"], **flags)
-
-
-def remote_of(c: Any, s: settings.DeploySettings) -> Remote:
-    """The host Fabric connected this task to (-H), its SSH host key checked against
-    --known-hosts, then any UserKnownHostsFile of the ssh_config (-S), then ~/.ssh/known_hosts."""
-    bound_waits(c, s.connect_timeout)
-    check = HostKeyCheck.from_settings(s.known_hosts, s.accept_new_host_key)
-    from_ssh_config = c.ssh_config.get("userknownhostsfile") if hasattr(c, "ssh_config") else None
-    return Remote(c, check.with_files(from_ssh_config.split() if from_ssh_config else ()))
-
-
-def bound_waits(c: Any, seconds: float) -> None:
-    """An unreachable or silent host fails within `seconds`: TCP connect, SSH banner, login
-    (a -t/--connect-timeout given to fab wins for the connect)."""
-    if not hasattr(c, "connect_kwargs") or c.is_connected:
-        return
-    c.connect_timeout = c.connect_timeout or max(1, int(seconds))
-    waits = {"banner_timeout": seconds, "auth_timeout": seconds}
-    c.connect_kwargs = {**waits, **c.connect_kwargs}
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from invoke import Context, Exit, task
 
 from tasks import sandbox
 from tasks.cli.sandbox_tasks import port_flag
-from tasks.droplet import KNOWN_HOSTS
+from tasks.sandbox.droplet import KNOWN_HOSTS
 
 BIN = Path(sys.executable).parent
 # The sandbox has no backend to talk to: its heartbeat goes to a loopback port where nothing

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from fabric import Connection, task
+from fabric import Connection
 
 from tasks.cli.common import (
     FLEET_FLAGS,
     HOST_KEY_FLAGS,
     LongFleetFlags,
-    help_for,
-    one_line_errors,
-    remote_of,
-    settings_from,
+    host_task,
 )
-from tasks.cli.executor import Rollout, drives_fleet, rollout_of
-from tasks.cli.fleet_run import connection, deploy_fleet, fleet_hosts
+from tasks.cli.executor import drives_fleet, rollout_of
+from tasks.fleet.rollout import Rollout
+from tasks.fleet.run import connection, deploy_fleet, fleet_hosts
+from tasks.runner import remote_of
 from tasks.settings import DeploySettings
 from tasks.steps import lock
 from tasks.steps.build import build, source_version
@@ -44,45 +43,19 @@ DEPLOY_FLAGS = (
 )
 
 
-@task(klass=LongFleetFlags, help=help_for(*DEPLOY_FLAGS))
-def deploy(
-    c: Connection,
-    env_file=None,
-    context=None,
-    dockerfile=None,
-    base_image=None,
-    verify_url=None,
-    verify_timeout=None,
-    full=False,
-    force_unlock=False,
-    restart_anyway=False,
-    adopt=False,
-    env_from_host=False,
-    replace_token=False,
-    known_hosts=None,
-    accept_new_host_key=False,
-    canary=None,
-    parallel=None,
-    on_failure=None,
-    connect_timeout=None,
-    host_deadline=None,
-    smoke=False,
-    hosts_file=None,
-    do_tag=None,
-) -> None:
+@host_task(*DEPLOY_FLAGS, klass=LongFleetFlags)
+def deploy(c: Connection, s: DeploySettings) -> None:
     """Build, ship missing layers, check a candidate, hand over, verify; roll back on failure.
     Several hosts: the canaries alone, then --parallel at a time (see README, fleet)."""
-    with one_line_errors():
-        s = settings_from(locals())
-        run = rollout_of(c)
-        if run.cli_hosts is None:  # called with a Connection (not through DeployExecutor)
-            deploy_one(c, s, run)
-            return
-        hosts, source = fleet_hosts(s, run.cli_hosts)
-        if len(hosts) == 1 and not (s.hosts_file or s.do_tag):
-            deploy_one(connection(c, hosts[0]), s, run)
-        else:
-            deploy_fleet(c, s, hosts, source, run)
+    run = rollout_of(c)
+    if run.cli_hosts is None:  # called with a Connection (not through DeployExecutor)
+        deploy_one(c, s, run)
+        return
+    hosts, source = fleet_hosts(s, run.cli_hosts)
+    if len(hosts) == 1 and not (s.hosts_file or s.do_tag):
+        deploy_one(connection(c, hosts[0]), s, run)
+    else:
+        deploy_fleet(c, s, hosts, source, run)
 
 
 drives_fleet(deploy)
@@ -101,82 +74,40 @@ def deploy_one(c: Connection, s: DeploySettings, run: Rollout) -> None:
     run.record(remote.keys, rep.outcome, f"{rep.version} answers at {url}")
 
 
-@task(help=help_for("context", "dockerfile", "base_image"))
-def build_image(c: Connection, context=None, dockerfile=None, base_image=None) -> None:
+@host_task("context", "dockerfile", "base_image")
+def build_image(c: Connection, s: DeploySettings) -> None:
     """Build the agent image dtma:<version> (and dtma:latest) on this machine."""
-    with one_line_errors():
-        s = settings_from(locals())
-        built = build(s, cache=rollout_of(c).built)
-        print(f"built {built.ref} ({built.image_id[7:19]}, {human_bytes(built.size)})")
+    built = build(s, cache=rollout_of(c).built)
+    print(f"built {built.ref} ({built.image_id[7:19]}, {human_bytes(built.size)})")
 
 
-@task(help=help_for("context", "dockerfile", "base_image", "full", *HOST_KEY_FLAGS))
-def ship_image(
-    c: Connection,
-    context=None,
-    dockerfile=None,
-    base_image=None,
-    full=False,
-    known_hosts=None,
-    accept_new_host_key=False,
-) -> None:
+@host_task("context", "dockerfile", "base_image", "full", *HOST_KEY_FLAGS)
+def ship_image(c: Connection, s: DeploySettings) -> None:
     """Build if needed and send the image to the host (only the layers it lacks)."""
-    with one_line_errors():
-        s = settings_from(locals())
-        built = build(s, cache=rollout_of(c).built)
-        print(ship(remote_of(c, s), built.ref, stage_dir=s.stage_dir, full=s.full).summary())
+    built = build(s, cache=rollout_of(c).built)
+    print(ship(remote_of(c, s), built.ref, stage_dir=s.stage_dir, full=s.full).summary())
 
 
-@task(help=help_for("env_file", *HOST_KEY_FLAGS))
-def install_env_file(
-    c: Connection, env_file=None, known_hosts=None, accept_new_host_key=False
-) -> None:
+@host_task("env_file", *HOST_KEY_FLAGS)
+def install_env_file(c: Connection, s: DeploySettings) -> None:
     """Install the local env file on the host as /etc/dtma/dtma.env (root, 0600, atomic)."""
-    with one_line_errors():
-        s = settings_from(locals())
-        remote = remote_of(c, s)
-        loaded = load_env(s, remote.host)
-        with lock.held(remote, s.lock_dir, s.lock_ttl):
-            print(f"env file installed, sha256 {install_env(remote, s, loaded)}")
+    remote = remote_of(c, s)
+    loaded = load_env(s, remote.host)
+    with lock.held(remote, s.lock_dir, s.lock_ttl):
+        print(f"env file installed, sha256 {install_env(remote, s, loaded)}")
 
 
-@task(
-    help={
-        "image": "image on the host to release (default: dtma:<version of the context>)",
-        **help_for("env_file", "context", "verify_url", "verify_timeout", *HOST_KEY_FLAGS),
-    },
-)
-def release_image(
-    c: Connection,
-    image=None,
-    env_file=None,
-    context=None,
-    verify_url=None,
-    verify_timeout=None,
-    known_hosts=None,
-    accept_new_host_key=False,
-) -> None:
+@host_task("image", "env_file", "context", "verify_url", "verify_timeout", *HOST_KEY_FLAGS)
+def release_image(c: Connection, s: DeploySettings, image: str | None) -> None:
     """Candidate check, handover and verify an image already on the host; roll back on failure."""
-    with one_line_errors():
-        s = settings_from(locals())
-        remote = remote_of(c, s)
-        s = with_backend_key(s, remote)
-        ref = image or f"{REPOSITORY}:{source_version(s)}"
-        print(release_existing_image(remote, s, ref, ref.split(":", 1)[1]))
+    remote = remote_of(c, s)
+    s = with_backend_key(s, remote)
+    ref = image or f"{REPOSITORY}:{source_version(s)}"
+    print(release_existing_image(remote, s, ref, ref.split(":", 1)[1]))
 
 
-@task(help=help_for("env_file", "env_from_host", "verify_url", "verify_timeout", *HOST_KEY_FLAGS))
-def verify_agent(
-    c: Connection,
-    env_file=None,
-    env_from_host=False,
-    verify_url=None,
-    verify_timeout=None,
-    known_hosts=None,
-    accept_new_host_key=False,
-) -> None:
+@host_task("env_file", "env_from_host", "verify_url", "verify_timeout", *HOST_KEY_FLAGS)
+def verify_agent(c: Connection, s: DeploySettings) -> None:
     """Check the running agent as the backend would: health, /status, auth, stability."""
-    with one_line_errors():
-        s = settings_from(locals())
-        remote = remote_of(c, s)
-        print(verify_running(remote, with_backend_key(s, remote)))
+    remote = remote_of(c, s)
+    print(verify_running(remote, with_backend_key(s, remote)))

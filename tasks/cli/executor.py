@@ -13,27 +13,9 @@ from typing import Any
 
 from fabric.executor import Executor
 
-from tasks.steps.build import BuildKey, BuiltImage
+from tasks.fleet.rollout import Rollout
 
 ROLLOUT_KEY = "dtma_rollout"
-
-
-class Rollout:
-    """What one `fab` run shares across its hosts: the images built, each host's outcome."""
-
-    def __init__(self) -> None:
-        self.built: dict[BuildKey, BuiltImage] = {}
-        self.outcomes: dict[str, tuple[str, str]] = {}
-        self.cli_hosts: list[str] | None = None  # -H, for a task that drives the fleet
-
-    def __copy__(self) -> Rollout:
-        # Invoke copies config values when it merges its layers; a run has one Rollout.
-        return self
-
-    def record(self, keys: tuple[str, ...], outcome: str, detail: str) -> None:
-        """Keep the outcome under every name -H may have used for the host."""
-        for key in keys:
-            self.outcomes[key] = (outcome, detail)
 
 
 def rollout_of(c: Any) -> Rollout:

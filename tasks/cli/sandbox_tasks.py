@@ -1,4 +1,4 @@
-"""`fab sandbox.*`: throwaway "fresh droplets" on this machine (tasks/sandbox.py makes them)."""
+"""`fab sandbox.*`: throwaway "fresh droplets" on this machine (tasks/sandbox/ makes them)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 from invoke import Context, Exit, task
 
-from tasks import agentopia_standin, sandbox
+from tasks import sandbox
 from tasks.sandbox import SSH_CONFIG, SandboxError
 
 
@@ -49,11 +49,11 @@ def start_sandbox(
     if old_agent is not None and not agentopia:
         raise Exit("sandbox: --old-agent goes with --agentopia", code=1)
     old_agent = old_agent or "serving"
-    if old_agent not in agentopia_standin.OLD_AGENT_VARIANTS:
+    if old_agent not in agentopia.OLD_AGENT_VARIANTS:
         raise Exit(f"sandbox: --old-agent {old_agent!r}: use serving or crashloop", code=1)
     try:
         if agentopia:
-            provisioned = agentopia_standin.up(name, ssh_port, http_port, old_agent)
+            provisioned = agentopia.up(name, ssh_port, http_port, old_agent)
             box = provisioned.sandbox
         else:
             box = sandbox.up(name, ssh_port, http_port)
@@ -67,8 +67,8 @@ def start_sandbox(
     print(f"  ssh: fab sandbox.ssh --name {name}   agent: {box.agent_url}")
     if agentopia:
         print(
-            f"provisioned like Agentopia: {agentopia_standin.MANAGER} ({old_agent} old agent, "
-            f"{provisioned.old_image}), {agentopia_standin.BACKEND} linked to it as dtma"
+            f"provisioned like Agentopia: {agentopia.MANAGER} ({old_agent} old agent, "
+            f"{provisioned.old_image}), {agentopia.BACKEND} linked to it as dtma"
         )
         print(f"  its tokens: {os.path.relpath(provisioned.env_file)} (mode 0600, never printed)")
 

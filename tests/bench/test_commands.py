@@ -7,8 +7,8 @@ from bench.baseline import GZIP_ARGV, build_argv, install_env_command, release_c
 from bench.contexts import MARKER, with_marker
 from bench.host import Counters, count_ssh_argv, parse_counters, probe_argv
 from bench.ours import fab_argv
-from tasks.droplet import KNOWN_HOSTS
 from tasks.sandbox import Sandbox
+from tasks.sandbox.droplet import KNOWN_HOSTS
 
 A = Sandbox("dtma-bench-x-a", 42300, 42301, Path("/keys/a"))
 B = Sandbox("dtma-bench-x-b", 42302, 42303, Path("/keys/b"))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tasks import sandbox
-from tasks.droplet import KNOWN_HOSTS
+from tasks.sandbox.droplet import KNOWN_HOSTS
 from tests.faults.support import assert_smoke_passes, env_text
 from tests.support.contexts import make_context
 from tests.support.deploy import deploy, fab, on_host

@@ -6,13 +6,14 @@ from __future__ import annotations
 import shutil
 import stat
 
-from tasks import agentopia_images, agentopia_standin, envfile
-from tasks.agentopia_images import BACKEND, OLD_AGENT
+from tasks import envfile
+from tasks.sandbox import agentopia, agentopia_images
+from tasks.sandbox.agentopia_images import BACKEND, OLD_AGENT
 
 
 def test_the_two_lines_are_agentopias():
-    tokens = agentopia_standin.new_tokens()
-    manager = agentopia_standin.manager_line(tokens, "OLD")
+    tokens = agentopia.new_tokens()
+    manager = agentopia.manager_line(tokens, "OLD")
     assert manager[:4] == ["docker", "run", "-d", "--name"]
     joined = " ".join(manager)
     for part in (
@@ -22,30 +23,30 @@ def test_the_two_lines_are_agentopias():
     ):
         assert part in joined
     assert {arg.partition("=")[0] for arg in manager if "=" in arg and arg[0].isupper()} == set(
-        agentopia_standin.TOKEN_NAMES
+        agentopia.TOKEN_NAMES
     )
-    backend = " ".join(agentopia_standin.backend_line(tokens, "BACKEND"))
+    backend = " ".join(agentopia.backend_line(tokens, "BACKEND"))
     assert "--name agentopia_backend --restart always -p 3000:3000" in backend
     assert "--link dtma_manager:dtma -e DTMA_URL=http://dtma:30000" in backend
     assert backend.endswith(" BACKEND")
 
 
 def test_errors_never_carry_a_token():
-    tokens = agentopia_standin.new_tokens()
+    tokens = agentopia.new_tokens()
     line = (
         f"docker: bad value {tokens['DTMA_BEARER_TOKEN']} near {tokens['BACKEND_TO_DTMA_API_KEY']}"
     )
-    assert agentopia_standin.masked(line, tokens) == "docker: bad value *** near ***"
+    assert agentopia.masked(line, tokens) == "docker: bad value *** near ***"
 
 
 def test_token_file_is_0600_and_in_the_deploys_env_file_format(tmp_path):
-    tokens = agentopia_standin.new_tokens()
+    tokens = agentopia.new_tokens()
     path = tmp_path / "box" / "agentopia.env"
-    agentopia_standin.write_env_file(path, tokens)
+    agentopia.write_env_file(path, tokens)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert envfile.load(path).values == tokens  # what `fab deploy --env-file` accepts
-    assert agentopia_standin.read_tokens(path) == tokens
-    assert agentopia_standin.new_tokens() != tokens  # fresh per droplet
+    assert agentopia.read_tokens(path) == tokens
+    assert agentopia.new_tokens() != tokens  # fresh per droplet
 
 
 def test_image_tags_follow_their_sources(tmp_path, monkeypatch):

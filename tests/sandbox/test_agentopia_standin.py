@@ -14,8 +14,9 @@ import docker
 import pytest
 import requests
 
-from tasks import agentopia_standin, envfile, sandbox
-from tasks.agentopia_standin import BACKEND, MANAGER
+from tasks import envfile, sandbox
+from tasks.sandbox import agentopia
+from tasks.sandbox.agentopia import BACKEND, MANAGER
 from tests.support.agentopia import (
     backend_process_env,
     backend_reaches_agent,
@@ -83,7 +84,7 @@ def test_the_token_file_holds_what_the_old_container_was_given(agentopia_droplet
     assert ignored.returncode == 0, "the token file must be git-ignored"
     parsed = envfile.load(path)  # the format `fab deploy --env-file` reads
     tokens = agentopia_droplet.tokens()
-    assert sorted(parsed.values) == sorted(agentopia_standin.TOKEN_NAMES)
+    assert sorted(parsed.values) == sorted(agentopia.TOKEN_NAMES)
     assert not mismatched_env(parsed.values, tokens)
     assert not mismatched_env(container_env(agentopia_droplet, MANAGER), tokens)
     backend_key = {"BACKEND_TO_DTMA_API_KEY": tokens["BACKEND_TO_DTMA_API_KEY"]}
@@ -118,8 +119,8 @@ def test_fab_up_agentopia_crashloop_restarts_forever_and_down_leaves_nothing(
         )  # fmt: skip
         assert up.returncode == 0, up.stderr[-2000:]
         assert "provisioned like Agentopia" in up.stdout
-        tokens = agentopia_standin.env_file_path(name)
-        for key, value in agentopia_standin.read_tokens(tokens).items():
+        tokens = agentopia.env_file_path(name)
+        for key, value in agentopia.read_tokens(tokens).items():
             assert value not in up.stdout + up.stderr, f"{key} was printed"
 
         first = wait_until(

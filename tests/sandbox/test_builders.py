@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from invoke.exceptions import Exit
 
-from tasks import droplet, images, rootfs, sandbox
+from tasks import images, rootfs, sandbox
 from tasks.cli.sandbox_tasks import port_flag
+from tasks.sandbox import droplet
 
 BOX = sandbox.Sandbox("box", 2222, 30000, Path("/keys/box/id_ed25519"))
 

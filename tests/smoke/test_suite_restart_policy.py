@@ -11,7 +11,7 @@ import docker
 import pytest
 
 from tasks import sandbox
-from tasks.droplet import KNOWN_HOSTS
+from tasks.sandbox.droplet import KNOWN_HOSTS
 from tests.smoke.conftest import KEY, SmokeRun, free_port
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,4 @@
-"""Sandbox droplets provisioned like Agentopia's (tasks/agentopia_standin.py), for tests: the
+"""Sandbox droplets provisioned like Agentopia's (tasks/agentopia.py), for tests: the
 fixtures, and what a test reads from such a droplet.
 
 Everything is read through the droplet's own engine with `docker exec <droplet> docker ...` on
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tasks import agentopia_standin, sandbox
-from tasks.agentopia_standin import BACKEND, MANAGER, AgentopiaDroplet
+from tasks import sandbox
+from tasks.sandbox import agentopia
+from tasks.sandbox.agentopia import BACKEND, MANAGER, AgentopiaDroplet
 from tests.support.ports import free_port
 from tests.support.readiness import DEADLINE_SECONDS, wait_until
 
@@ -37,7 +38,7 @@ def agentopia_for_tests(
     removed (container, engine volume, key and token file) even when provisioning failed."""
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     try:
-        yield agentopia_standin.up(name, free_port(), free_port(), old_agent, quiet=True)
+        yield agentopia.up(name, free_port(), free_port(), old_agent, quiet=True)
     finally:
         sandbox.down(name)
 

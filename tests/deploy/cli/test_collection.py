@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from tasks import ns
+from fabfile import ns
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -11,7 +11,7 @@ import requests
 
 from bench.load import LoadProbe
 from tasks import sandbox
-from tasks.agentopia_standin import BACKEND, MANAGER
+from tasks.sandbox.agentopia import BACKEND, MANAGER
 from tests.support.agentopia import (
     agentopia_for_tests,
     backend_reaches_agent,

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tasks import sandbox, sandbox_host_keys
-from tasks.droplet import KNOWN_HOSTS, get_container
+from tasks import sandbox
+from tasks.sandbox import host_keys as sandbox_host_keys
+from tasks.sandbox.droplet import KNOWN_HOSTS, get_container
 from tests.support.capture import eth0_capture
 from tests.support.contexts import ROOT, make_context
 from tests.support.deploy import ENV_TEXT, KEY, TOKEN, fab_argv

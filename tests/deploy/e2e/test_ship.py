@@ -10,10 +10,11 @@ import uuid
 import docker
 import pytest
 
-from tasks import sandbox, sandbox_host_keys
-from tasks.droplet import KNOWN_HOSTS
+from tasks import sandbox
 from tasks.errors import DeployError
 from tasks.runner import Remote
+from tasks.sandbox import host_keys as sandbox_host_keys
+from tasks.sandbox.droplet import KNOWN_HOSTS
 from tasks.steps.ship import STAGE_DIR, ShipResult, ship
 from tests.support.ports import free_port
 

@@ -19,10 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks import agentopia_images, envfile, sandbox
-from tasks.agentopia_images import OLD_AGENT_VARIANTS, StandinImageError
-from tasks.droplet import Sandbox, SandboxError, docker_client, key_dir
+from tasks import envfile, sandbox
 from tasks.errors import DeployError
+from tasks.sandbox import agentopia_images
+from tasks.sandbox.agentopia_images import OLD_AGENT_VARIANTS, StandinImageError
+from tasks.sandbox.droplet import Sandbox, SandboxError, docker_client, key_dir
 
 MANAGER = "dtma_manager"
 BACKEND = "agentopia_backend"

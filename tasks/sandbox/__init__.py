@@ -1,5 +1,13 @@
 """Sandbox droplets: throwaway "fresh servers" on this machine, reachable over real SSH on
 127.0.0.1: start, find, reboot and remove them (the `fab sandbox.*` tasks are in tasks/cli).
+
+A development and demo tool, beside the deploy core: used only by the CLI, the tests and the
+bench. This module is its public face (up, down, reboot, find, the ssh_config); behind it:
+    droplet.py           one droplet: its image, its container, whether it answers
+    host_keys.py         the droplets' SSH host keys, recorded in .sandbox/known_hosts
+    agentopia.py         a droplet provisioned as Agentopia's user-data does it
+    agentopia_images.py  the old agents and backend stand-in images that provisioning runs
+May import the deploy core (tasks/ root modules); never tasks/fleet/ or tasks/cli/.
 """
 
 from __future__ import annotations
@@ -13,8 +21,8 @@ from pathlib import Path
 
 import docker
 
-from tasks import sandbox_host_keys
-from tasks.droplet import (
+from tasks.sandbox import host_keys as sandbox_host_keys
+from tasks.sandbox.droplet import (
     KNOWN_HOSTS,
     LABEL,
     STATE_DIR,

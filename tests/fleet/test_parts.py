@@ -8,8 +8,8 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from tasks.fleet_images import SavedOnceClient
-from tasks.fleet_output import routed
+from tasks.fleet.images import SavedOnceClient
+from tasks.fleet.output import routed
 
 
 def test_each_host_writes_its_log_and_only_its_step_lines_reach_the_console(tmp_path):

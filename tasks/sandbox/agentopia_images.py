@@ -24,7 +24,7 @@ import docker
 
 from tasks.images import import_once
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 SOURCE_DIR = PROJECT_DIR / "sandbox" / "agentopia"
 SCRIPTS = ("old-agent", "old-agent-http", "backend")
 BUSYBOX = Path("/bin/busybox")

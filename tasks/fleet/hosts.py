@@ -15,8 +15,8 @@ from pathlib import Path
 from tasks import settings
 from tasks.errors import DeployError
 from tasks.facts.container import ContainerState
-from tasks.fleet import DEPLOYED, FAILED, ROLLED_BACK, UP_TO_DATE, HostOutcome
-from tasks.fleet_output import HostStreams
+from tasks.fleet.output import HostStreams
+from tasks.fleet.rollout import DEPLOYED, FAILED, ROLLED_BACK, UP_TO_DATE, HostOutcome
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps import lock
@@ -26,7 +26,7 @@ from tasks.steps.preflight import with_backend_key
 from tasks.steps.report import DeployReport
 from tasks.steps.rollback import switch_to_previous, verify_restored
 
-SMOKE_SUITE = Path(__file__).resolve().parents[1] / "smoke_tests"
+SMOKE_SUITE = Path(__file__).resolve().parents[2] / "smoke_tests"
 SMOKE_TIMEOUT = 300.0
 
 

@@ -7,7 +7,7 @@ import _thread
 import threading
 import time
 
-from tasks.fleet import (
+from tasks.fleet.rollout import (
     DEPLOYED,
     FAILED,
     NOT_STARTED,

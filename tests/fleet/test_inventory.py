@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from tasks.inventory import InventoryError, hosts_from_digitalocean, hosts_from_file
+from tasks.fleet.inventory import InventoryError, hosts_from_digitalocean, hosts_from_file
 from tests.support.digitalocean import DigitalOceanStandIn, droplet
 
 TOKEN = "dop_v1_standin_" + "5f" * 16

@@ -16,11 +16,12 @@ import docker
 import fabric
 from docker.models.containers import Container
 
-from tasks import runner, sandbox_host_keys
+from tasks import runner
 from tasks.host_keys import HostKeyCheck
 from tasks.rootfs import RootfsBuildFailed, ensure_rootfs_image
+from tasks.sandbox import host_keys as sandbox_host_keys
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 STATE_DIR = PROJECT_DIR / ".sandbox"
 KNOWN_HOSTS = STATE_DIR / "known_hosts"
 DROPLET_INIT = PROJECT_DIR / "sandbox" / "droplet-init"

@@ -3,7 +3,7 @@
 this run goes back to its previous release, in parallel.
 
 Pure orchestration: what one host's deploy or rollback does is a callable given in (the real
-ones, over SSH, are in tasks/fleet_hosts.py), so the shape is tested with stand-ins. Each host
+ones, over SSH, are in tasks/fleet/hosts.py), so the shape is tested with stand-ins. Each host
 runs in its own daemon thread; this thread only schedules, waits (by deadline), and takes
 Ctrl-C: no new host starts, hosts in flight finish (and release their locks), the summary
 is still printed.
@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from tasks.steps.build import BuildKey, BuiltImage
 
 # What a host ends as, in the summary and the fleet record.
 DEPLOYED, UP_TO_DATE, ROLLED_BACK = "deployed", "up to date", "rolled back"
@@ -254,3 +256,21 @@ class Fleet:
         else:
             self.say(f"fleet: still waiting for {len(in_flight)} host(s) in flight to finish")
         self.interrupted = self.halted = True
+
+
+class Rollout:
+    """What one `fab` run shares across its hosts: the images built, each host's outcome."""
+
+    def __init__(self) -> None:
+        self.built: dict[BuildKey, BuiltImage] = {}
+        self.outcomes: dict[str, tuple[str, str]] = {}
+        self.cli_hosts: list[str] | None = None  # -H, for a task that drives the fleet
+
+    def __copy__(self) -> Rollout:
+        # Invoke copies config values when it merges its layers; a run has one Rollout.
+        return self
+
+    def record(self, keys: tuple[str, ...], outcome: str, detail: str) -> None:
+        """Keep the outcome under every name -H may have used for the host."""
+        for key in keys:
+            self.outcomes[key] = (outcome, detail)

@@ -1,5 +1,5 @@
 """`fab deploy` over several hosts (-H a,b,…, --hosts-file, --do-tag): the host list first,
-one build, then the fleet rollout (tasks/fleet.py), a summary and a fleet report."""
+one build, then the fleet rollout (tasks/fleet/rollout.py), a summary and a fleet report."""
 
 from __future__ import annotations
 
@@ -12,15 +12,13 @@ import fabric
 from invoke.exceptions import Exit
 
 from tasks import settings
-from tasks.cli.common import remote_of
-from tasks.cli.executor import Rollout
 from tasks.errors import DeployError
-from tasks.fleet import Fleet, Shape
-from tasks.fleet_hosts import FleetHosts
-from tasks.fleet_images import SavedOnceClient
-from tasks.fleet_output import routed
-from tasks.inventory import InventoryError, hosts_from_digitalocean, hosts_from_file, unique
-from tasks.runner import Remote
+from tasks.fleet.hosts import FleetHosts
+from tasks.fleet.images import SavedOnceClient
+from tasks.fleet.inventory import InventoryError, hosts_from_digitalocean, hosts_from_file, unique
+from tasks.fleet.output import routed
+from tasks.fleet.rollout import Fleet, Rollout, Shape
+from tasks.runner import Remote, remote_of
 from tasks.steps import report
 from tasks.steps.build import build
 from tasks.steps.preflight import load_env

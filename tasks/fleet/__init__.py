@@ -1,0 +1,12 @@
+"""Many hosts at once: `fab deploy -H a,b,c`, --hosts-file, --do-tag.
+
+    rollout.py   the rollout's shape: canaries, then N in parallel, stop or roll back all
+    hosts.py     one host's deploy and rollback as the fleet runs them (over the deploy core)
+    run.py       the host list, one build, the rollout, the summary and the fleet report
+    inventory.py hosts from a file or a DigitalOcean tag
+    images.py    one local `docker save` shared by every host
+    output.py    each host's lines prefixed with its name
+
+May import the deploy core (tasks/ root, steps/, facts/, commands/); never tasks/cli/ or
+tasks/sandbox/.
+"""
