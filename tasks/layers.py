@@ -113,7 +113,7 @@ def read_saved_images(archive: tarfile.TarFile) -> list[SavedImage]:
 
 def layer_sizes(archive: tarfile.TarFile, image: SavedImage) -> list[int]:
     """Uncompressed size of each layer file, following the links `docker save` uses for dups."""
-    return [_resolve(archive, path).size for path in image.layer_paths]
+    return [resolve_member(archive, path).size for path in image.layer_paths]
 
 
 def layers_to_drop(
@@ -128,7 +128,7 @@ def layers_to_drop(
     needed: set[str] = set()
     for image in images:
         for path, chain in zip(image.layer_paths, chain_ids(image.diff_ids), strict=True):
-            target = _resolve(archive, path).name
+            target = resolve_member(archive, path).name
             if chain in host_chain_ids:
                 candidates.update({path, target})
             else:
@@ -192,14 +192,14 @@ def write_gzipped_archive(
 
 
 def _member_file(archive: tarfile.TarFile, name: str) -> IO[bytes]:
-    member = _resolve(archive, name)
+    member = resolve_member(archive, name)
     handle = archive.extractfile(member)
     if handle is None:
         raise ArchiveError(f"{name} is not a regular file")
     return handle
 
 
-def _resolve(archive: tarfile.TarFile, name: str) -> tarfile.TarInfo:
+def resolve_member(archive: tarfile.TarFile, name: str) -> tarfile.TarInfo:
     """The member behind `name`, following symlinks inside the archive (max 8 hops)."""
     member = archive.getmember(name)
     for _ in range(8):

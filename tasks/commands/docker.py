@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from tasks.commands.shell import Argv, or_true, silenced
+from tasks.identity import INSPECT_FORMAT
 
 LOG_OPTS = ["--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3"]
 DOCKER_SOCK = "/var/run/docker.sock:/var/run/docker.sock"
@@ -112,9 +113,9 @@ def healthcheck_exec(name: str, test: Sequence[str], timeout: float) -> Argv | N
     return ["timeout", f"{timeout:g}", "docker", "exec", name, *argv]
 
 
-def image_id(ref: str) -> Argv:
-    """Prints the image id `ref` resolves to; fails when the host lacks it."""
-    return ["docker", "image", "inspect", "--format", "{{.Id}}", ref]
+def image_identity(ref: str) -> Argv:
+    """Prints what a fingerprint reads of `ref` (tasks/identity.py); fails when it is missing."""
+    return ["docker", "image", "inspect", "--format", INSPECT_FORMAT, ref]
 
 
 def list_images(repository: str) -> Argv:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tasks.commands.shell import Argv
+from tasks.identity import INSPECT_FORMAT
 
 # Written by SURVEY itself (kept in step with it by tests/deploy/commands/test_scripts.py).
 NO_DOCKER = "no docker command on the host"
@@ -19,14 +20,16 @@ UNKNOWN_OWNER = "unknown"  # the lock directory exists without an owner file
 # short line in a single write, so the lines never interleave; their order does not matter.
 SURVEY = """\
 command -v docker >/dev/null || { echo 'no docker command on the host' >&2; exit 127; }
-container=$1 image=$2 env_file=$3 lock_dir=$4
-shift 4
+container=$1 image=$2 env_file=$3 lock_dir=$4 image_format=$5
+shift 5
 health='{{if .State.Health}}{{.State.Health.Status}}{{end}}'
 { echo "docker=$(docker version --format '{{.Server.Version}}' 2>/dev/null)"; } &
 { echo "running=$(docker container inspect --format \
 "{{.Image}} {{.State.Running}} {{.Config.Image}} {{.HostConfig.NetworkMode}} $health" \
 "$container" 2>/dev/null)"; } &
-{ echo "target=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)"; } &
+{ echo "target=$(docker image inspect --format "{{.Id}} $image_format" "$image" 2>/dev/null)"; } &
+{ echo "store=$(docker info --format '{{.Driver}}|{{json .DriverStatus}}' 2>/dev/null)"; } &
+{ echo "machine=$(uname -m)"; } &
 { echo "env=$(sha256sum "$env_file" 2>/dev/null | cut -d' ' -f1)"; } &
 { echo "lock=$(cat "$lock_dir/owner" 2>/dev/null || { [ -d "$lock_dir" ] && echo unknown; })"; } &
 { echo "free=$({ df -Pk /var/lib/docker 2>/dev/null || df -Pk /; } \
@@ -58,9 +61,9 @@ wait $waiter
 docker container inspect "$name"
 """
 
-# Every image's layer list; prints nothing when the host has no image.
+# Every image's layer list (of repository $1 when given); prints nothing when there is none.
 HOST_LAYERS = """\
-ids=$(docker image ls -aq --no-trunc | sort -u)
+ids=$(docker image ls -aq --no-trunc $1 | sort -u)
 [ -z "$ids" ] || docker image inspect --format '{{json .RootFS.Layers}}' $ids"""
 
 
@@ -68,7 +71,7 @@ def survey(
     *, container: str, image_ref: str, env_file: str, lock_dir: str, ports: Sequence[int]
 ) -> Argv:
     """Prints `key=value` lines (see facts/survey.py); exits 127 when there is no docker."""
-    params = [container, image_ref, env_file, lock_dir, *(str(port) for port in ports)]
+    params = [container, image_ref, env_file, lock_dir, INSPECT_FORMAT, *map(str, ports)]
     return ["sh", "-c", SURVEY, "dtma-survey", *params]
 
 
@@ -77,8 +80,8 @@ def settle_probe(name: str, settle: float, healthcheck: Sequence[str] | None) ->
     return ["sh", "-c", SETTLE_PROBE, "dtma-settle", name, f"{settle:.2f}", *(healthcheck or ())]
 
 
-def host_layers() -> Argv:
-    return ["sh", "-c", HOST_LAYERS]
+def host_layers(repository: str | None = None) -> Argv:
+    return ["sh", "-c", HOST_LAYERS, "dtma-layers", *([repository] if repository else [])]
 
 
 # Which containers link to container $1 (`--link $1:alias`): "name alias" lines.

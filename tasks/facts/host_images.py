@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from tasks import identity
 from tasks.commands import docker, scripts
 from tasks.errors import DeployError
 from tasks.layers import all_chain_ids
@@ -54,9 +55,9 @@ def read_image_store(remote: Remote) -> str:
     return parse_image_store(result.stdout)
 
 
-def read_chain_ids(remote: Remote) -> set[str]:
-    """Chain id of every layer prefix of every image the host holds."""
-    result = remote.run(scripts.host_layers(), step="host layers", check=False)
+def read_chain_ids(remote: Remote, repository: str | None = None) -> set[str]:
+    """Chain id of every layer prefix of every image the host holds (of `repository`'s)."""
+    result = remote.run(scripts.host_layers(repository), step="host layers", check=False)
     # An image deleted between `ls` and `inspect` fails only that one; the rest still count.
     if not result.ok and "No such image" not in result.stderr:
         hint = "check `docker image ls` on the host"
@@ -64,9 +65,11 @@ def read_chain_ids(remote: Remote) -> set[str]:
     return all_chain_ids(parse_layer_lists(result.stdout))
 
 
-def has_image(remote: Remote, image_id: str, step: str = "host image") -> bool:
-    result = remote.run(docker.image_id(image_id), step=step, check=False)
-    return result.ok and result.stdout.strip() == image_id
+def read_fingerprint(remote: Remote, ref: str, step: str = "host image") -> str:
+    """The fingerprint of the host's image `ref` (tasks/identity.py), "" when it lacks one."""
+    result = remote.run(docker.image_identity(ref), step=step, check=False)
+    inspected = identity.parse_inspect_line(result.stdout) if result.ok else None
+    return identity.fingerprint(inspected) if inspected else ""
 
 
 def read_releases(remote: Remote, repository: str) -> list[Release]:

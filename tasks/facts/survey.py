@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tasks import identity
 from tasks.commands import scripts
+from tasks.facts.host_images import parse_image_store
 from tasks.runner import Remote
 
 
@@ -22,6 +24,9 @@ class HostSurvey:
     network_mode: str = ""  # of the agent container: "host" for agents that hand over
     health: str = ""  # Docker's health status of the agent ("" without a HEALTHCHECK)
     target_image_id: str = ""  # what the new image's tag resolves to on the host
+    target_fingerprint: str = ""  # of that image (tasks/identity.py), "" when the host lacks it
+    image_store: str = ""  # "classic" or "containerd"
+    platform: str = ""  # the host's, e.g. linux/amd64
     env_sha256: str = ""  # of the host's env file ("" when there is none)
     lock_owner: str = ""  # the lock's owner file, UNKNOWN_OWNER, or "" when the lock is free
     free_bytes: int | None = None  # on the Docker data root (or /)
@@ -29,13 +34,14 @@ class HostSurvey:
     listeners: dict[int, bool] = field(default_factory=dict)  # port -> anything listening
     adoptee: str = ""  # a container not ours publishing the agent's port, to be adopted
 
-    def up_to_date(self, image_id: str, env_sha256: str) -> bool:
+    def up_to_date(self, fingerprint: str, env_sha256: str) -> bool:
         """The agent already runs exactly this image with exactly this env file."""
         return (
             self.running
             and self.health != "unhealthy"
-            and bool(image_id)
-            and self.running_image_id == image_id == self.target_image_id
+            and bool(fingerprint)
+            and self.target_fingerprint == fingerprint
+            and self.running_image_id == self.target_image_id
             and bool(env_sha256)
             and self.env_sha256 == env_sha256
         )
@@ -48,6 +54,8 @@ def parse_survey(text: str, ports: Sequence[int]) -> HostSurvey:
         if sep:
             values[key.strip()] = value.strip()
     running = values.get("running", "").split()
+    target_id, _, target = values.get("target", "").partition(" ")
+    inspected = identity.parse_inspect_line(target)
     free = values.get("free", "")
     return HostSurvey(
         docker_version=values.get("docker", ""),
@@ -56,7 +64,12 @@ def parse_survey(text: str, ports: Sequence[int]) -> HostSurvey:
         running_ref=running[2] if len(running) > 2 else "",
         network_mode=running[3] if len(running) > 3 else "",
         health=running[4] if len(running) > 4 else "",
-        target_image_id=values.get("target", ""),
+        target_image_id=target_id if inspected else "",
+        target_fingerprint=identity.fingerprint(inspected) if inspected else "",
+        image_store=parse_image_store(values.get("store", "")),
+        platform=f"linux/{identity.docker_arch(machine)}"
+        if (machine := values.get("machine"))
+        else "",
         env_sha256=values.get("env", ""),
         lock_owner=values.get("lock", ""),
         free_bytes=int(free) * 1024 if free.isdigit() else None,

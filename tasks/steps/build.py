@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks import images
+from tasks import identity, images
 from tasks.errors import DeployError
 from tasks.settings import DeploySettings
 from tasks.steps.preflight import REPOSITORY
@@ -20,6 +20,8 @@ class BuiltImage:
     image_id: str
     size: int
     diff_ids: tuple[str, ...]
+    fingerprint: str = ""  # what both image stores agree the image is (tasks/identity.py)
+    platform: str = ""  # e.g. linux/amd64
     healthcheck: tuple[str, ...] = ()  # the image's HEALTHCHECK test, e.g. ("CMD-SHELL", "…")
 
 
@@ -60,6 +62,8 @@ def build(
                 image_id=image.id,
                 size=image.attrs["Size"],
                 diff_ids=tuple(image.attrs["RootFS"].get("Layers") or ()),
+                fingerprint=identity.fingerprint(image.attrs),
+                platform=identity.platform_of(image.attrs),
                 healthcheck=tuple(
                     (image.attrs["Config"].get("Healthcheck") or {}).get("Test") or ()
                 ),

@@ -19,7 +19,6 @@ from tasks.commands import files
 from tasks.envfile import EnvFile
 from tasks.errors import VerifyFailed
 from tasks.facts.container import read_container
-from tasks.facts.host_images import read_chain_ids
 from tasks.facts.survey import HostSurvey
 from tasks.layers import plan_layers
 from tasks.runner import Remote
@@ -31,7 +30,7 @@ from tasks.steps.env import install_env
 from tasks.steps.handover import Retire, hand_over, handing_over
 from tasks.steps.release import release_labels, replace_agent
 from tasks.steps.rollback import roll_back_after
-from tasks.steps.ship import ship
+from tasks.steps.ship import reusable_chain_ids, ship
 from tasks.steps.verify import verify_release, verify_unchanged
 
 
@@ -73,7 +72,7 @@ def run_deploy(
         rep.env_sha256 = env.sha256
         rep.old_image = found.running_ref or None
         touched = True
-        unchanged = found.up_to_date(built.image_id, env.sha256) and not found.lock_owner
+        unchanged = found.up_to_date(built.fingerprint, env.sha256) and not found.lock_owner
         if unchanged and not s.restart_anyway and not adoptee:
             # Nothing to ship, nothing to restart: an outage for nothing. Check it answers.
             print(f"{rep.host}: already up to date ({built.ref}, same env file)", flush=True)
@@ -105,7 +104,7 @@ def run_locked(
     """Everything that changes the host, under its deploy lock. `docker_client`: the local
     engine holding the image (default: the one the environment names)."""
     with step(rep, "plan"):
-        present = read_chain_ids(remote)
+        present = reusable_chain_ids(remote, found.image_store, built.ref)
         missing = plan_layers(built.diff_ids, present).missing
         # Layer sizes are known only once the image is saved; a share of the image is the
         # estimate, and the whole image when the base layer is missing (a fresh host).
@@ -118,6 +117,7 @@ def run_locked(
             stage_dir=s.stage_dir,
             full=s.full,
             present=present,
+            store=found.image_store,
             docker_client=docker_client,
         )
     rep.bytes_sent, rep.image_bytes = shipped.bytes_sent, shipped.image_bytes

@@ -13,7 +13,7 @@ import requests
 from tasks.commands import docker
 from tasks.errors import DeployError
 from tasks.facts.container import ContainerState, read_container
-from tasks.facts.host_images import Release, read_chain_ids, read_releases
+from tasks.facts.host_images import Release, read_image_store, read_releases
 from tasks.layers import LayerPlan, plan_layers
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
@@ -21,6 +21,7 @@ from tasks.steps import lock
 from tasks.steps.agent_checks import public_status
 from tasks.steps.build import BuildKey, BuiltImage, build
 from tasks.steps.preflight import REPOSITORY
+from tasks.steps.ship import reusable_chain_ids
 from tasks.steps.verify import check_stable
 
 
@@ -115,7 +116,8 @@ def plan(
 ) -> DeployPlan:
     """What deploy would send, changing nothing on the host."""
     built = build(s, cache=build_cache, quiet=True)
-    chains = set() if s.full else read_chain_ids(remote)
+    store = read_image_store(remote)
+    chains = set() if s.full else reusable_chain_ids(remote, store, built.ref)
     current = read_container(remote, s.container, step="plan")
     return DeployPlan(
         host=remote.host,

@@ -13,15 +13,26 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import docker
 import docker.models.images
 
+from tasks import identity
 from tasks.commands import docker as docker_commands
 from tasks.commands.shell import chain
 from tasks.errors import DeployError
-from tasks.facts.host_images import has_image, read_chain_ids, read_image_store
-from tasks.layers import ArchiveError, layer_sizes, layers_to_drop, plan_layers, read_saved_images
+from tasks.facts.host_images import read_chain_ids, read_fingerprint, read_image_store
+from tasks.layers import (
+    ArchiveError,
+    HashingWriter,
+    layer_sizes,
+    layers_to_drop,
+    plan_layers,
+    read_saved_images,
+    write_gzipped_archive,
+)
+from tasks.oci_archive import write_gzipped_oci_archive
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps.transfer import LoadRefused, ProgressCallback, Sender
@@ -69,11 +80,13 @@ def ship(
     docker_client: docker.DockerClient | None = None,
     on_progress: ProgressCallback | None = None,
     present: set[str] | None = None,
+    store: str = "",
 ) -> ShipResult:
-    """Make the host hold `image_ref` (same image id, same tags), sending as little as possible.
+    """Make the host hold `image_ref` (same image, same tags), sending as little as possible.
 
     `on_progress(sent, total)` is called as the upload advances (tests use it to cut links).
-    `present`: the host's layer chain ids when the caller just asked (saves a round trip).
+    `present`: the chain ids `reusable_chain_ids` gave, when the caller just asked, and
+    `store`: the host's image store, when known (each saves a round trip).
     """
     started = time.monotonic()
     client = docker_client or docker.from_env()
@@ -84,10 +97,11 @@ def ship(
         raise DeployError("local", "local image", cause, "build it first") from None
     tags = tuple(image.tags)
     layers_total = len(image.attrs["RootFS"].get("Layers") or [])
+    fingerprint = identity.fingerprint(image.attrs)
 
-    store = read_image_store(remote)
-    if not full and has_image(remote, image.id):
-        tag(remote, image.id, tags)
+    store = store or read_image_store(remote)
+    if not full and read_fingerprint(remote, image_ref) == fingerprint:
+        tag(remote, image_ref, tags)
         return ShipResult(
             image_id=image.id,
             image_ref=image_ref,
@@ -100,34 +114,42 @@ def ship(
             tags=tags,
         )
 
-    if full or store == "containerd":
+    if full:
         present = set()
     elif present is None:
-        present = read_chain_ids(remote)
+        present = reusable_chain_ids(remote, store, image_ref)
     fell_back = False
     with tempfile.TemporaryDirectory(prefix="dtma-ship-") as work:
         saved = Path(work, "image.tar")
         save_image(image, image_ref, saved)
         with tarfile.open(saved, mode="r:") as archive:
             drop, layers_sent = plan_archive(archive, image_ref, present)
-            send = Sender(remote, archive, Path(work), stage_dir, progress, on_progress)
+
+            def legacy(out: IO[bytes], drop: set[str]) -> HashingWriter:
+                return write_gzipped_archive(archive, out, drop)
+
+            def oci(out: IO[bytes], drop: set[str]) -> HashingWriter:
+                saved_image = read_saved_images(archive)[0]
+                return write_gzipped_oci_archive(archive, saved_image, image_ref, drop, out)
+
+            first = oci if store == "containerd" and drop else legacy
+            send = Sender(remote, first, Path(work), stage_dir, progress, on_progress)
             try:
                 send(drop)
-            except LoadRefused as refused:
+            except (LoadRefused, ArchiveError) as refused:
                 if not drop:
                     raise DeployError(remote.host, "load", str(refused), LOAD_HINT) from None
                 print(f"{remote.host}: partial archive refused ({refused}); sending it all once")
                 fell_back, drop, layers_sent = True, set(), layers_total
                 try:
-                    send(drop)
+                    send(drop, legacy)
                 except LoadRefused as again:
                     raise DeployError(remote.host, "load", str(again), LOAD_HINT) from None
 
-    if not has_image(remote, image.id, step="verify"):
-        raise DeployError(
-            remote.host, "verify", f"host lacks {image.id} after load", "re-run with full=True"
-        )
-    tag(remote, image.id, tags)
+    if read_fingerprint(remote, image_ref, step="verify") != fingerprint:
+        cause = f"after the load the host's {image_ref} is not the image sent"
+        raise DeployError(remote.host, "verify", cause, "re-run with --full")
+    tag(remote, image_ref, tags)
     return ShipResult(
         image_id=image.id,
         image_ref=image_ref,
@@ -141,6 +163,14 @@ def ship(
         sha256=send.sha256,
         tags=tags,
     )
+
+
+def reusable_chain_ids(remote: Remote, store: str, image_ref: str) -> set[str]:
+    """The layer chains a partial archive may leave out. The classic store looks layers up by
+    chain id; the containerd store needs each left-out layer's blob in its content store as
+    `docker save` wrote it, which holds for the images a deploy loaded: the agent's own."""
+    repository = image_ref.rsplit(":", 1)[0] if store == "containerd" else None
+    return read_chain_ids(remote, repository)
 
 
 def plan_archive(
@@ -173,7 +203,9 @@ def save_image(image: docker.models.images.Image, image_ref: str, dest: Path) ->
         raise DeployError("local", "save", cause, "check local disk space") from exc
 
 
-def tag(remote: Remote, image_id: str, tags: Sequence[str]) -> None:
-    if tags:
-        commands = [docker_commands.tag(image_id, ref) for ref in tags]
+def tag(remote: Remote, image_ref: str, tags: Sequence[str]) -> None:
+    """Every other tag of the local image, on the host too."""
+    others = [ref for ref in tags if ref != image_ref]
+    if others:
+        commands = [docker_commands.tag(image_ref, ref) for ref in others]
         remote.run(chain(*commands), step="tag", hint="check the tags")

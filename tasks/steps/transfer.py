@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from tasks.commands import docker, files
 from tasks.errors import DeployError
 from tasks.facts.host_images import parse_df_available
-from tasks.layers import write_gzipped_archive
+from tasks.layers import HashingWriter
 from tasks.progress import TransferProgress
 from tasks.runner import SSH_ERRORS, Remote
 from tasks.units import human_bytes
 
 ProgressCallback = Callable[[int, int], None]
+# Writes one archive (gzipped) to a file, leaving out the layer files named; says what it wrote.
+ArchiveWriter = Callable[[IO[bytes], set[str]], HashingWriter]
 
 
 class LoadRefused(Exception):
@@ -34,22 +36,23 @@ class Sender:
     def __init__(
         self,
         remote: Remote,
-        archive: tarfile.TarFile,
+        write: ArchiveWriter,
         work: Path,
         stage_dir: str,
         progress: bool,
         on_progress: ProgressCallback | None,
     ) -> None:
-        self.remote, self.archive, self.work, self.stage_dir = remote, archive, work, stage_dir
+        self.remote, self.write, self.work, self.stage_dir = remote, write, work, stage_dir
         self.progress, self.on_progress = progress, on_progress
         self.bytes_sent = 0  # over every attempt
         self.sha256 = ""  # of the last archive built
 
-    def __call__(self, drop: set[str]) -> None:
+    def __call__(self, drop: set[str], write: ArchiveWriter | None = None) -> None:
+        """Send the archive `write` (default: the Sender's) makes without the files in `drop`."""
         local = self.work / "image.tar.gz"
         try:
             with open(local, "wb") as out:
-                hashed = write_gzipped_archive(self.archive, out, drop)
+                hashed = (write or self.write)(out, drop)
             self.sha256 = hashed.sha256
             self.stage(hashed.bytes)
             name = f"{files.STAGED_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
@@ -83,8 +86,11 @@ class Sender:
                 raise self.fail("checksum", "staged archive differs from the sent one", "re-run")
             self.remote.run(files.move(part, remote_path), step="checksum", hint="re-run")
             loaded = self.remote.run(docker.load(remote_path), step="load", check=False)
-            if not loaded.ok:
-                raise LoadRefused(loaded.last_line())
+            # Docker 28's containerd store says "Error unpacking image" and exits 0.
+            said = f"{loaded.stdout}\n{loaded.stderr}"
+            if not loaded.ok or "Error unpacking" in said:
+                failed = [line for line in said.splitlines() if "Error" in line]
+                raise LoadRefused(failed[-1] if failed else loaded.last_line())
         finally:
             # A dropped link is not re-dialled just to tidy up: the next ship removes leftovers.
             if self.remote.connected:

@@ -7,6 +7,8 @@ import io
 import json
 import tarfile
 
+from tasks import identity
+
 
 def diff_id(layer: bytes) -> str:
     return "sha256:" + hashlib.sha256(layer).hexdigest()
@@ -67,6 +69,15 @@ class FakeImage:
         self.id = "sha256:" + hashlib.sha256(self.archive).hexdigest()
         self.diff_ids = [diff_id(layer) for layer in layers]
         self.attrs = {"RootFS": {"Layers": self.diff_ids}, "Size": sum(map(len, layers))}
+        self.fingerprint = identity.fingerprint(self.attrs)
+
+    def inspected(self) -> str:
+        """What `docker image inspect --format INSPECT_FORMAT` prints of it on a host."""
+        return json.dumps({"RootFS": self.attrs["RootFS"], "Config": {}})
+
+    def survey_target(self, host_id: str = "") -> str:
+        """The survey's `target=` value of a host holding this image (under `host_id`)."""
+        return f"{host_id or self.id} {self.inspected()}"
 
     def save(self, chunk_size: int, named: str | bool):
         yield self.archive

@@ -63,7 +63,7 @@ def test_commands_quote_paths_once():
     assert files.clean_stage("/s")[-3:] == ["-name", "ship-*", "-delete"]
     tags = [docker.tag("sha256:1", ref) for ref in ["a:1", "b:2"]]
     assert to_shell(chain(*tags)) == ("docker tag sha256:1 a:1 && docker tag sha256:1 b:2")
-    assert scripts.host_layers()[-1].endswith("--format '{{json .RootFS.Layers}}' $ids")
+    assert scripts.host_layers()[2].endswith("--format '{{json .RootFS.Layers}}' $ids")
 
 
 def test_the_stage_dir_must_be_a_real_root_only_directory(tmp_path):

@@ -4,10 +4,12 @@ its answer parsed."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
 
+from tasks import identity
 from tasks.commands import scripts
 from tasks.facts import survey
 from tests.support.local_shell import fake_docker
@@ -16,14 +18,24 @@ from tests.support.local_shell import run_with_path as run_sh
 PORTS = (30000, 30001)
 IMAGE = "sha256:" + "a" * 64
 ENV_SHA = "b" * 64
+INSPECTED = {
+    "RootFS": {"Type": "layers", "Layers": ["sha256:" + "1" * 64, "sha256:" + "2" * 64]},
+    "Config": {"Cmd": ["python3", "-m", "dtma"], "Env": ["PORT=30000"]},
+    "Os": "linux",
+    "Architecture": "amd64",
+}
+FP = identity.fingerprint(INSPECTED)
+TARGET = f"{IMAGE} {json.dumps(INSPECTED)}"
 
 
 def answer(**overrides: str) -> str:
     values = {
         "docker": "20.10.24",
         "running": f"{IMAGE} true dtma:abc1234 host healthy",
-        "target": IMAGE,
+        "target": TARGET,
         "env": ENV_SHA,
+        "store": 'overlay2|[["Backing Filesystem","extfs"]]',
+        "machine": "x86_64",
         "lock": "",
         "free": "2048",
         "publish30000": "dtma ",
@@ -44,6 +56,8 @@ def test_parse_reads_every_field():
         "dtma:abc1234",
     )
     assert found.health == "healthy" and found.target_image_id == IMAGE
+    assert found.target_fingerprint == FP
+    assert (found.image_store, found.platform) == ("classic", "linux/amd64")
     assert found.network_mode == "host"
     assert found.env_sha256 == ENV_SHA and found.lock_owner == ""
     assert found.free_bytes == 2048 * 1024
@@ -55,22 +69,30 @@ def test_parse_of_a_host_without_agent_or_env_file():
     found = survey.parse_survey(answer(running="", target="", env="", free=""), PORTS)
     assert not found.running and found.running_image_id == "" and found.running_ref == ""
     assert found.free_bytes is None
-    assert not found.up_to_date(IMAGE, ENV_SHA)
+    assert found.target_fingerprint == ""
+    assert not found.up_to_date(FP, ENV_SHA)
+
+
+def test_a_containerd_store_host_is_told_apart():
+    store = 'overlayfs|[["driver-type","io.containerd.snapshotter.v1"]]'
+    found = survey.parse_survey(answer(store=store, machine="aarch64"), PORTS)
+    assert (found.image_store, found.platform) == ("containerd", "linux/arm64")
 
 
 def test_up_to_date_needs_same_image_same_env_running_and_not_unhealthy():
-    assert survey.parse_survey(answer(), PORTS).up_to_date(IMAGE, ENV_SHA)
+    assert survey.parse_survey(answer(), PORTS).up_to_date(FP, ENV_SHA)
     assert survey.parse_survey(answer(running=f"{IMAGE} true dtma:x"), PORTS).up_to_date(
-        IMAGE, ENV_SHA
+        FP, ENV_SHA
     )  # an image without HEALTHCHECK
     other = "sha256:" + "c" * 64
+    other_fp = identity.fingerprint({**INSPECTED, "Architecture": "arm64"})
     not_up_to_date = [
-        (answer(), other, ENV_SHA),  # another image was built
-        (answer(), IMAGE, "d" * 64),  # another env file
-        (answer(running=f"{IMAGE} false dtma:x host healthy"), IMAGE, ENV_SHA),  # stopped
-        (answer(running=f"{IMAGE} true dtma:x host unhealthy"), IMAGE, ENV_SHA),
-        (answer(target=other), IMAGE, ENV_SHA),  # the tag points elsewhere on the host
-        (answer(env=""), IMAGE, ""),
+        (answer(), other_fp, ENV_SHA),  # another image was built
+        (answer(), FP, "d" * 64),  # another env file
+        (answer(running=f"{IMAGE} false dtma:x host healthy"), FP, ENV_SHA),  # stopped
+        (answer(running=f"{IMAGE} true dtma:x host unhealthy"), FP, ENV_SHA),
+        (answer(target=TARGET.replace(IMAGE, other)), FP, ENV_SHA),  # it runs another image
+        (answer(env=""), FP, ""),
         (answer(running="", target=""), "", ENV_SHA),
     ]
     for text, image, env_sha in not_up_to_date:

@@ -60,6 +60,7 @@ def built_for(context: Path, image: FakeImage) -> dict:
         image_id=image.id,
         size=image.attrs["Size"],
         diff_ids=tuple(image.diff_ids),
+        fingerprint=image.fingerprint,
     )
     return {(str(context), "Dockerfile", "unversioned", None): built}
 
@@ -93,8 +94,9 @@ def test_fresh_host_gets_every_step_in_order(context):
         f"{hashlib.sha256(remote.uploads[-1].data).hexdigest()}  {argv[-1]}\n"
     )
     remote.answer("sh", "-c", scripts.SURVEY, with_=survey_answer())
-    remote.answer("docker", "info", with_=result("overlay2|[]"))
-    remote.answer("docker", "image", "inspect", with_=[result(exit_code=1), result(image.id)])
+    remote.answer(
+        "docker", "image", "inspect", with_=[result(exit_code=1), result(image.inspected())]
+    )
     remote.answer(
         "df", "-PB1", with_=result("Filesystem 1 U Available C M\nx 1 0 999999999 0% /\n")
     )
@@ -120,7 +122,6 @@ def test_fresh_host_gets_every_step_in_order(context):
         "survey",
         "mkdir -p",  # the lock, taken and signed
         "layers",  # the plan: which layer chains the host holds
-        "docker info",  # ship: the image store
         "docker image",  # has the host this image? no
         "mkdir -p",  # the stage dir, cleared, its free space
         "sha256sum <staged>",  # after the SFTP upload
@@ -128,7 +129,7 @@ def test_fresh_host_gets_every_step_in_order(context):
         "docker load",
         "rm -f",
         "docker image",  # now it has
-        "docker tag",
+        # no `docker tag`: the image has no tag but the one the archive carries
         "install -d",  # env: private dir and file, then the SFTP write
         "sh -c",  # installed atomically, its sha256 read back
         "docker container",  # candidate: is there an agent to hand over from? no
@@ -147,7 +148,9 @@ def test_fresh_host_gets_every_step_in_order(context):
 def test_host_already_running_this_release_is_only_verified(context):
     image = FakeImage("dtma:unversioned", [b"base"])
     running = f"{image.id} true dtma:unversioned healthy"
-    survey = survey_answer(running=running, target=image.id, env=env_sha(), publish30000="dtma ")
+    survey = survey_answer(
+        running=running, target=image.survey_target(), env=env_sha(), publish30000="dtma "
+    )
     remote = FakeRemote().answer("sh", "-c", scripts.SURVEY, with_=survey)
     with AgentStub(key=KEY, version="unversioned") as agent:
         remote.tunnels[30000] = agent.url
@@ -165,10 +168,9 @@ def test_release_that_fails_verify_is_rolled_back(context):
     remote = FakeRemote()
     # The host holds the image already (nothing to send) and runs v1.
     running = "sha256:old true dtma:v1 healthy"
-    survey = survey_answer(running=running, target=image.id, publish30000="dtma ")
+    survey = survey_answer(running=running, target=image.survey_target(), publish30000="dtma ")
     remote.answer("sh", "-c", scripts.SURVEY, with_=survey)
-    remote.answer("docker", "info", with_=result("overlay2|[]"))
-    remote.answer("docker", "image", "inspect", with_=result(image.id))
+    remote.answer("docker", "image", "inspect", with_=result(image.inspected()))
     remote.answer("sh", "-c", files.install_file("a", "b")[2], with_=result(f"{env_sha()}  x\n"))
     remote.answer("inspect", "dtma-previous", with_=inspect_answer("dtma-previous", version="v1"))
     remote.answer("inspect", "dtma", with_=inspect_answer("dtma", version="v1"))
@@ -193,9 +195,7 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "survey",
         "mkdir -p",
         "layers",
-        "docker info",
         "docker image",  # the host holds the image: nothing is sent
-        "docker tag",
         "install -d",
         "sh -c",
         "docker container",  # v1 publishes its port itself (an earlier kind)
