@@ -29,11 +29,18 @@ install: $(BIN)/.installed  ## venv with the tooling, the agent and the dev tool
 engine:  ## make sure a Docker engine answers (installs and starts Debian's docker.io if needed)
 	@bash scripts/ensure-docker.sh
 
-test: install engine  ## all tests: unit and end to end (real Docker, real sshd)
+# The deploy's end-to-end modules run a second time against droplets whose engine uses the
+# containerd image store (Docker 29's default); the first run's droplets are Docker 20.10's.
+E2E_BOTH_ENGINES := tests/deploy/e2e/test_deploy.py tests/deploy/e2e/test_handover.py \
+	tests/deploy/e2e/test_adopt.py tests/faults
+
+test: install engine  ## all tests: unit and end to end (real Docker, real sshd), e2e on both engine kinds
 	$(BIN)/pytest
+	DTMA_TEST_ENGINE=containerd $(BIN)/pytest $(E2E_BOTH_ENGINES)
 
 test-loaded: install engine  ## all tests while a CPU hog keeps one core busy (a shared CI machine)
 	bash scripts/with-busy-core.sh $(BIN)/pytest
+	DTMA_TEST_ENGINE=containerd bash scripts/with-busy-core.sh $(BIN)/pytest $(E2E_BOTH_ENGINES)
 
 unit: install  ## only the tests that need no Docker engine
 	$(BIN)/pytest -m 'not e2e'
@@ -56,9 +63,10 @@ smoke: install  ## smoke suite against HOST's agent (make smoke HOST=root@drople
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p no:cacheprovider smoke_tests --host $(AGENT) --env-file $(ENV_FILE)
 
 # `make bench` keeps to ~15 minutes on 2 cores; the fleet (another ~10) is `make bench-fleet`.
-bench: install engine  ## agent start, redeploy vs plain (loopback and 50 Mbit/s), releases under load
+bench: install engine  ## agent start, redeploy vs plain (loopback, 50 Mbit/s, containerd store), releases under load
 	$(BIN)/python -m bench.agent_start
 	$(BIN)/python -m bench.redeploy
+	$(BIN)/python -m bench.redeploy --engine containerd --links loopback --cases code,nochange
 	$(BIN)/python -m bench.releases
 	$(BIN)/python -m bench.summary
 

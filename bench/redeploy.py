@@ -2,13 +2,16 @@
 
     python -m bench.redeploy [--rounds N] [--cold-rounds N] [--cases code,deps,nochange,cold,multi]
                              [--links loopback,50mbit] [--shaped-cases code,nochange]
+                             [--engine classic|containerd]
 
 Each pipeline deploys to its own sandbox droplet, so the two never share layers on a host. The
 first deploy of each is the warm-up (unmeasured); then, per case, the rounds alternate baseline,
 ours, baseline, ours ... Defaults: code 3 rounds, deps 1, nochange 3, cold 1 on loopback (fewer
 than 5 so that the whole `make bench` fits in 15 minutes on 2 cores). Then, on a second pair of
 droplets whose veths are shaped to 50 Mbit/s after their first deploy: code 3, nochange 2.
-Prints a table on stdout, progress on stderr, and writes bench/results/<date>.json.
+`--engine containerd`: droplets whose engine uses the containerd image store (Docker 29's
+default), where ours sends a partial OCI layout. Prints a table on stdout, progress on stderr,
+and writes bench/results/<date>.json (the engine in its settings and its name).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from bench.runner import describe as describe_measurement
 from bench.shaping import LINKS, ShapingError, apply_link
 from bench.table import render_cases, render_goals, render_links
 from tasks.images import resolve_base_image
-from tasks.sandbox import Sandbox, SandboxError
+from tasks.sandbox import ENGINES, Sandbox, SandboxError
 
 CASES = ("code", "deps", "nochange", "cold", "multi")
 REDEPLOY_CASES = ("code", "deps", "nochange")
@@ -60,6 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--links", default=",".join(LINKS), help=f"comma list from {','.join(LINKS)} (all)")
     add("--shaped-cases", default="code,nochange", help="cases run on a shaped link")
     add("--out", type=Path, default=RESULTS_DIR, help="folder for the JSON (bench/results)")
+    add("--engine", choices=sorted(ENGINES), default="classic", help="droplets' engine kind")
     args = parser.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     args.links = [c.strip() for c in args.links.split(",") if c.strip()]
@@ -97,7 +101,7 @@ class Run:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args, self.workdir = args, workdir
         self.run_id = secrets.token_hex(3)
-        self.pool = SandboxPool(f"dtma-bench-{self.run_id}", FIRST_PORT)
+        self.pool = SandboxPool(f"dtma-bench-{self.run_id}", FIRST_PORT, args.engine)
         self.env_file = write_env_file(workdir)
         self.base_image = resolve_base_image(None, docker.from_env(), quiet=True)
         self.tag = f"dtma-bench-baseline-{self.run_id}:latest"
@@ -224,7 +228,7 @@ def report(run: Run, started_at: datetime, seconds: float) -> dict:
     print(render_links(summaries, args.links))
     print(render_goals(goals))
     machine = machine_info()
-    print(f"run took {seconds:.0f} s on {machine['cores']} cores")
+    print(f"run took {seconds:.0f} s on {machine['cores']} cores ({args.engine} droplets)")
     return {
         "started_at": started_at.isoformat(timespec="seconds"),
         "duration_seconds": round(seconds, 1),
@@ -236,6 +240,7 @@ def report(run: Run, started_at: datetime, seconds: float) -> dict:
             "shaped_rounds": {c: args.shaped_rounds[c] for c in args.shaped_cases},
             "shaping": "tc tbf rate 50mbit burst 32kbit latency 400ms on the droplet's host veth",
             "cases": args.cases,
+            "engine": args.engine,
             "baseline": "docker build; docker save | gzip -1 | ssh docker load; stop, rm, run",
             "wire_bytes": "rx_bytes of the target droplet's eth0, before and after",
             "probe_interval_seconds": 0.05,
@@ -276,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     document = report(run, started_at, time.monotonic() - started)
-    write_results(args.out, "", started_at, document)
+    prefix = "" if args.engine == "classic" else f"{args.engine}-"
+    write_results(args.out, prefix, started_at, document)
     return 0
 
 

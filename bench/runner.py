@@ -98,8 +98,8 @@ def describe(m: Measurement) -> str:
 class SandboxPool:
     """Sandbox droplets named `<prefix>-<role>` on free loopback ports; all removed at the end."""
 
-    def __init__(self, prefix: str, first_port: int) -> None:
-        self.prefix, self.next_port = prefix, first_port
+    def __init__(self, prefix: str, first_port: int, engine: str = "classic") -> None:
+        self.prefix, self.next_port, self.engine = prefix, first_port, engine
         self.names: list[str] = []
 
     def _free_port(self) -> int:
@@ -114,7 +114,8 @@ class SandboxPool:
         self.names.append(name)
         for attempt in range(1, attempts + 1):
             try:
-                sandbox = sandboxes.up(name, self._free_port(), self._free_port(), quiet=True)
+                ports = self._free_port(), self._free_port()
+                sandbox = sandboxes.up(name, *ports, engine=self.engine, quiet=True)
                 break
             except sandboxes.SandboxError:
                 sandboxes.down(name)

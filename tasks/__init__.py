@@ -1,4 +1,4 @@
-"""dtma-deploy's tasks, in rooms by concern (see docs/ and the README's code map).
+"""dtma-deploy's tasks, in rooms by concern (docs/code-layout.md walks through them).
 
 The deploy core lives here at the root and in three layers below it, each calling only the
 one beneath:

@@ -28,10 +28,11 @@ RUN_CONFIG = (
     "Volumes",
     "WorkingDir",
 )
-# `docker image inspect --format` of just what a fingerprint reads, as one JSON object.
+# `docker image inspect --format` of just what a fingerprint reads, as one JSON object. (No
+# `.Variant`: some engines' inspect has no such key, and the template then fails.)
 INSPECT_FORMAT = (
     '{"RootFS":{{json .RootFS}},"Config":{{json .Config}},'
-    '"Os":{{json .Os}},"Architecture":{{json .Architecture}},"Variant":{{json .Variant}}}'
+    '"Os":{{json .Os}},"Architecture":{{json .Architecture}}}'
 )
 
 
@@ -45,7 +46,7 @@ def fingerprint(inspected: Mapping[str, Any]) -> str:
     document = {
         "layers": list((inspected.get("RootFS") or {}).get("Layers") or ()),
         "config": run,
-        "platform": platform_of(inspected),
+        "platform": "/".join(platform_of(inspected).split("/")[:2]),  # os/arch
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return "fp:" + hashlib.sha256(canonical.encode()).hexdigest()

@@ -37,12 +37,12 @@ def image_exists(client: docker.DockerClient, tag: str) -> bool:
     return True
 
 
-def debootstrap_argv(packages: Sequence[str], target: Path) -> list[str]:
+def debootstrap_argv(packages: Sequence[str], target: Path, suite: str = SUITE) -> list[str]:
     return [
         "debootstrap",
         "--variant=minbase",
         f"--include={','.join(packages)}",
-        SUITE,
+        suite,
         str(target),
         MIRROR,
     ]
@@ -63,6 +63,7 @@ def ensure_rootfs_image(
     changes: Sequence[str] = (),
     files: Mapping[str, Path] | None = None,
     prune: Sequence[str] = (),
+    suite: str = SUITE,
     quiet: bool = False,
 ) -> str:
     """Return `tag`, building it once with debootstrap + docker import when it is missing.
@@ -83,7 +84,7 @@ def ensure_rootfs_image(
         fcntl.flock(lock, fcntl.LOCK_EX)
         if image_exists(client, tag):
             return tag
-        _build(tag, packages, changes, dict(files or {}), prune, quiet)
+        _build(tag, packages, changes, dict(files or {}), prune, suite, quiet)
     return tag
 
 
@@ -93,15 +94,16 @@ def _build(
     changes: Sequence[str],
     files: dict[str, Path],
     prune: Sequence[str],
+    suite: str,
     quiet: bool,
 ) -> None:
     say = (lambda _msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     workdir = Path(tempfile.mkdtemp(prefix="dtma-rootfs-"))
     rootfs = workdir / "rootfs"
     try:
-        say(f"building {tag} (debootstrap {SUITE} from {MIRROR}, about a minute, once)...")
+        say(f"building {tag} (debootstrap {suite} from {MIRROR}, about a minute, once)...")
         started = time.monotonic()
-        _run(debootstrap_argv(packages, rootfs), f"debootstrap for {tag}")
+        _run(debootstrap_argv(packages, rootfs, suite), f"debootstrap for {tag}")
         if HOST_CA_BUNDLE.exists():
             files.setdefault(str(HOST_CA_BUNDLE), HOST_CA_BUNDLE)
         for inside, source in files.items():

@@ -46,7 +46,7 @@ DEPLOY_FLAGS = (
 @host_task(*DEPLOY_FLAGS, klass=LongFleetFlags)
 def deploy(c: Connection, s: DeploySettings) -> None:
     """Build, ship missing layers, check a candidate, hand over, verify; roll back on failure.
-    Several hosts: the canaries alone, then --parallel at a time (see README, fleet)."""
+    Several hosts: the canaries alone, then --parallel at a time (docs/fleets.md)."""
     run = rollout_of(c)
     if run.cli_hosts is None:  # called with a Connection (not through DeployExecutor)
         deploy_one(c, s, run)

@@ -10,6 +10,7 @@ from invoke import Context, Exit, task
 
 from tasks import sandbox
 from tasks.sandbox import SSH_CONFIG, SandboxError
+from tasks.sandbox import agentopia as agentopia_droplet
 
 
 def failed(exc: SandboxError) -> Exit:
@@ -38,10 +39,18 @@ def port_flag(value: str | None, default: int, flag: str) -> int:
         "agentopia": "provision it like Agentopia: dtma_manager (a stand-in old agent) and "
         "agentopia_backend linked to it, tokens in .sandbox/NAME/agentopia.env",
         "old_agent": "with --agentopia: serving (answers /health, /status; default) or crashloop",
+        "engine": "classic (Docker 20.10, default) or containerd (a current Docker with the "
+        "containerd image store, as Docker 29 droplets and Docker Desktop have)",
     },
 )
 def start_sandbox(
-    c: Context, name="sandbox", ssh_port=None, http_port=None, agentopia=False, old_agent=None
+    c: Context,
+    name="sandbox",
+    ssh_port=None,
+    http_port=None,
+    agentopia=False,
+    old_agent=None,
+    engine=None,
 ) -> None:
     """Start a sandbox droplet (sshd + its own Docker engine) and say how to reach it."""
     ssh_port = port_flag(ssh_port, 2222, "--ssh-port")
@@ -49,26 +58,28 @@ def start_sandbox(
     if old_agent is not None and not agentopia:
         raise Exit("sandbox: --old-agent goes with --agentopia", code=1)
     old_agent = old_agent or "serving"
-    if old_agent not in agentopia.OLD_AGENT_VARIANTS:
+    if old_agent not in agentopia_droplet.OLD_AGENT_VARIANTS:
         raise Exit(f"sandbox: --old-agent {old_agent!r}: use serving or crashloop", code=1)
     try:
         if agentopia:
-            provisioned = agentopia.up(name, ssh_port, http_port, old_agent)
+            provisioned = agentopia_droplet.up(
+                name, ssh_port, http_port, old_agent, engine=engine or "classic"
+            )
             box = provisioned.sandbox
         else:
-            box = sandbox.up(name, ssh_port, http_port)
+            box = sandbox.up(name, ssh_port, http_port, engine=engine or "classic")
     except SandboxError as exc:
         raise failed(exc) from None
     key = os.path.relpath(box.key_path)
     config = os.path.relpath(SSH_CONFIG)
-    print(f"sandbox {name} is up")
+    print(f"sandbox {name} is up ({box.engine} engine)")
     print(f"  fab -H {box.host} -i {key} <task>")
     print(f"  fab -S {config} -H {name} <task>")
     print(f"  ssh: fab sandbox.ssh --name {name}   agent: {box.agent_url}")
     if agentopia:
         print(
-            f"provisioned like Agentopia: {agentopia.MANAGER} ({old_agent} old agent, "
-            f"{provisioned.old_image}), {agentopia.BACKEND} linked to it as dtma"
+            f"provisioned like Agentopia: {agentopia_droplet.MANAGER} ({old_agent} old agent, "
+            f"{provisioned.old_image}), {agentopia_droplet.BACKEND} linked to it as dtma"
         )
         print(f"  its tokens: {os.path.relpath(provisioned.env_file)} (mode 0600, never printed)")
 

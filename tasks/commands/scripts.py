@@ -113,18 +113,18 @@ json.dump(d, open(p + ".tmp", "w"), indent=2)' "$conf" && mv "$conf.tmp" "$conf"
     sleep 0.1
   done
 fi
-old=$(cat /var/run/docker.pid)
-if command -v systemctl >/dev/null && systemctl is-active -q docker 2>/dev/null; then
-  systemctl restart docker
-else
-  touch /run/dockerd.restart  # a supervisor without systemd (the sandbox's init) restarts it
-  kill -TERM "$old"
-fi
+# Only systemd brings an engine back for sure: without its unit, nothing is stopped (exit 5).
+command -v systemctl >/dev/null && systemctl is-active -q docker 2>/dev/null ||
+  { echo "the engine is not run by systemd's docker unit" >&2; exit 5; }
+systemctl restart docker
 i=0
-until [ "$(cat /var/run/docker.pid 2>/dev/null)" != "$old" ] && docker version >/dev/null 2>&1; do
+until docker version >/dev/null 2>&1; do
   i=$((i+1)); [ $i -lt 600 ] || { echo "the engine did not come back within 60 s" >&2; exit 4; }
   sleep 0.1
 done"""
+
+# Exit 0 when systemd's docker unit runs the engine (so it can restart it), else non-zero.
+ENGINE_UNDER_SYSTEMD = "command -v systemctl >/dev/null && systemctl is-active -q docker"
 
 
 # Until something listens on TCP port $1 of the host (its own network namespace), checking every
@@ -179,6 +179,10 @@ def remove_unpromoted(name: str) -> Argv:
 
 def linked_to(name: str) -> Argv:
     return ["sh", "-c", LINKED_TO, "dtma-linked", name]
+
+
+def engine_under_systemd() -> Argv:
+    return ["sh", "-c", ENGINE_UNDER_SYSTEMD]
 
 
 def restart_engine() -> Argv:

@@ -23,6 +23,7 @@ import docker
 
 from tasks.sandbox import host_keys as sandbox_host_keys
 from tasks.sandbox.droplet import (
+    ENGINES,
     KNOWN_HOSTS,
     LABEL,
     STATE_DIR,
@@ -40,6 +41,7 @@ from tasks.sandbox.droplet import (
     port_is_free,
     run_argv,
     volume_name,
+    volume_names,
     wait_until_ready,
 )
 
@@ -58,6 +60,7 @@ __all__ = [
     "ssh_config_text",
     "up",
     "volume_name",
+    "volume_names",
 ]
 
 SSH_CONFIG = STATE_DIR / "ssh_config"
@@ -66,11 +69,19 @@ VALID_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 def up(
-    name: str = "sandbox", ssh_port: int = 2222, http_port: int = 30000, *, quiet: bool = False
+    name: str = "sandbox",
+    ssh_port: int = 2222,
+    http_port: int = 30000,
+    *,
+    engine: str = "classic",
+    quiet: bool = False,
 ) -> Sandbox:
-    """Start (or find) the sandbox `name` and return it once SSH and its engine answer."""
+    """Start (or find) the sandbox `name` and return it once SSH and its engine answer.
+    `engine`: classic (Docker 20.10) or containerd (the containerd image store)."""
     if not VALID_NAME.fullmatch(name):
         raise SandboxError(f"bad sandbox name {name!r}: use letters, digits, '.', '_' or '-'")
+    if engine not in ENGINES:
+        raise SandboxError(f"no engine kind {engine!r}: use {' or '.join(ENGINES)}")
     client = docker_client()
     container = get_container(client, name)
     if container is not None and LABEL not in container.labels:
@@ -80,13 +91,14 @@ def up(
             f"the key of sandbox {name} is gone; `fab sandbox.down --name {name}`, then up again"
         )
     key_path, public_key = ensure_key(name)
-    wanted = Sandbox(name, ssh_port, http_port, key_path)
+    wanted = Sandbox(name, ssh_port, http_port, key_path, engine)
     if container is not None:
         existing = from_labels(container)
         if existing != wanted:
             raise SandboxError(
-                f"sandbox {name} already exists on ports {existing.ssh_port}/"
-                f"{existing.http_port}; use those or `fab sandbox.down --name {name}` first"
+                f"sandbox {name} already exists ({existing.engine} engine, ports "
+                f"{existing.ssh_port}/{existing.http_port}); use it as it is or "
+                f"`fab sandbox.down --name {name}` first"
             )
         if container.status != "running":
             container.start()
@@ -94,9 +106,9 @@ def up(
         for port in (ssh_port, http_port):
             if not port_is_free(port):
                 raise SandboxError(f"port {port} on 127.0.0.1 is already in use; pick another port")
-        ensure_droplet_image(client, quiet=quiet)
+        ensure_droplet_image(client, engine, quiet=quiet)
         started = subprocess.run(
-            run_argv(name, ssh_port, http_port, key_path),
+            run_argv(name, ssh_port, http_port, key_path, engine),
             env={**os.environ, "SANDBOX_AUTHORIZED_KEY": public_key},
             capture_output=True,
             text=True,
@@ -110,7 +122,7 @@ def up(
 
 
 def down(name: str = "sandbox") -> None:
-    """Remove the sandbox's container, its engine volume and its key folder."""
+    """Remove the sandbox's container, its engine volumes and its key folder."""
     client = docker_client()
     container = get_container(client, name)
     if container is not None:
@@ -118,8 +130,9 @@ def down(name: str = "sandbox") -> None:
             raise SandboxError(f"container {name} is not a sandbox; not removing it")
         sandbox_host_keys.forget(KNOWN_HOSTS, from_labels(container).ssh_port)
         container.remove(force=True, v=True)
-    with contextlib.suppress(docker.errors.NotFound):
-        client.volumes.get(volume_name(name)).remove(force=True)
+    for volume in volume_names(name):
+        with contextlib.suppress(docker.errors.NotFound):
+            client.volumes.get(volume).remove(force=True)
     shutil.rmtree(key_dir(name), ignore_errors=True)
     write_ssh_config()
 

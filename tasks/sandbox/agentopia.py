@@ -209,6 +209,7 @@ def up(
     http_port: int = 30000,
     old_agent: str = "serving",
     *,
+    engine: str = "classic",
     quiet: bool = False,
 ) -> AgentopiaDroplet:
     """A sandbox droplet (started or found) provisioned like Agentopia's toolbox droplets."""
@@ -216,4 +217,5 @@ def up(
         raise SandboxError(
             f"unknown old agent {old_agent!r}: use one of {', '.join(OLD_AGENT_VARIANTS)}"
         )
-    return provision(sandbox.up(name, ssh_port, http_port, quiet=quiet), old_agent)
+    box = sandbox.up(name, ssh_port, http_port, engine=engine, quiet=quiet)
+    return provision(box, old_agent)

@@ -35,14 +35,45 @@ DROPLET_PACKAGES = (
     "procps",
     "python3",
 )
-# Named by what it is made of, so a changed init script or package list builds a new image
-# instead of reusing an old one left on the engine.
-DROPLET_IMAGE = (
-    "dtma-droplet:bookworm-"
-    + hashlib.sha256(DROPLET_INIT.read_bytes() + " ".join(DROPLET_PACKAGES).encode()).hexdigest()[
-        :10
-    ]
-)
+CONTAINERD_DAEMON_JSON = PROJECT_DIR / "sandbox" / "containerd-daemon.json"
+# What the deploy asks of systemd on a real droplet, answered by the droplet's own init.
+SYSTEMCTL = ("/usr/local/bin/systemctl", PROJECT_DIR / "sandbox" / "systemctl")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A kind of droplet: which Debian, which Docker, which image store."""
+
+    name: str
+    suite: str
+    packages: tuple[str, ...]
+    files: tuple[tuple[str, Path], ...] = ()  # (path inside, file here)
+    data_dirs: tuple[str, ...] = ("/var/lib/docker",)  # each on a volume of its own
+
+    @property
+    def image(self) -> str:
+        """Named by what it is made of, so a changed init script, package list or engine
+        config builds a new image instead of reusing an old one left on the engine."""
+        made_of = DROPLET_INIT.read_bytes() + " ".join(self.packages).encode()
+        for inside, source in self.files:
+            made_of += inside.encode() + source.read_bytes()
+        return f"dtma-droplet:{self.suite}-{hashlib.sha256(made_of).hexdigest()[:10]}"
+
+
+ENGINES = {
+    # Debian 12's Docker 20.10: the classic image store.
+    "classic": Engine("classic", "bookworm", DROPLET_PACKAGES, files=(SYSTEMCTL,)),
+    # Debian 13's Docker 26 on containerd with the containerd image store: the store Docker 29
+    # uses on fresh installs (today's droplets) and Docker Desktop uses by default.
+    "containerd": Engine(
+        "containerd",
+        "trixie",
+        (*DROPLET_PACKAGES, "docker-cli", "containerd"),
+        files=(SYSTEMCTL, ("/etc/docker/daemon.json", CONTAINERD_DAEMON_JSON)),
+        data_dirs=("/var/lib/docker", "/var/lib/containerd"),
+    ),
+}
+DROPLET_IMAGE = ENGINES["classic"].image
 LABEL = "dtma.sandbox"
 ENGINE_VERSION = ["docker", "info", "--format", "{{.ServerVersion}}"]
 BOOT_TIMEOUT = 120.0
@@ -58,6 +89,7 @@ class Sandbox:
     ssh_port: int
     http_port: int
     key_path: Path
+    engine: str = "classic"  # a key of ENGINES
 
     @property
     def host(self) -> str:
@@ -107,15 +139,24 @@ class Sandbox:
         ]
 
 
-def volume_name(name: str) -> str:
-    return f"{name}-docker"
+def volume_name(name: str, data_dir: str = "/var/lib/docker") -> str:
+    """The volume holding one engine data folder of droplet `name` (docker, containerd)."""
+    return f"{name}-{data_dir.rstrip('/').rsplit('/', 1)[-1]}"
+
+
+def volume_names(name: str) -> list[str]:
+    """Every volume a droplet of any engine kind may have."""
+    dirs = {d for engine in ENGINES.values() for d in engine.data_dirs}
+    return [volume_name(name, d) for d in sorted(dirs)]
 
 
 def key_dir(name: str) -> Path:
     return STATE_DIR / name
 
 
-def run_argv(name: str, ssh_port: int, http_port: int, key_path: Path) -> list[str]:
+def run_argv(
+    name: str, ssh_port: int, http_port: int, key_path: Path, engine: str = "classic"
+) -> list[str]:
     """The `docker run` command line of a droplet (flags verified in ENVIRONMENT.md).
 
     The CLI, not the SDK: `systempaths=unconfined` is a CLI-side option the API does not take.
@@ -127,7 +168,10 @@ def run_argv(name: str, ssh_port: int, http_port: int, key_path: Path) -> list[s
         f"{LABEL}.ssh_port": str(ssh_port),
         f"{LABEL}.http_port": str(http_port),
         f"{LABEL}.key_path": str(key_path),
+        f"{LABEL}.engine": engine,
     }
+    kind = ENGINES[engine]
+    volumes = [arg for d in kind.data_dirs for arg in ("-v", f"{volume_name(name, d)}:{d}")]
     return [
         "docker", "run", "--detach", "--name", name, "--hostname", name,
         # `--privileged` fails on hosts whose bounding set lacks CAP_SYS_RESOURCE.
@@ -138,13 +182,13 @@ def run_argv(name: str, ssh_port: int, http_port: int, key_path: Path) -> list[s
         "--device-cgroup-rule", "a *:* rwm",
         # The inner engine needs a writable cgroup tree and a non-overlay /var/lib/docker.
         "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-        "-v", f"{volume_name(name)}:/var/lib/docker",
+        *volumes,
         "-p", f"127.0.0.1:{ssh_port}:22", "-p", f"127.0.0.1:{http_port}:30000",
         # So that `docker restart` is a reboot and the droplet comes back after the host's.
         "--restart", "unless-stopped",
         "--env", "SANDBOX_AUTHORIZED_KEY",
         *(arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")),
-        DROPLET_IMAGE,
+        kind.image,
     ]  # fmt: skip
 
 
@@ -157,14 +201,18 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
-def ensure_droplet_image(client: docker.DockerClient, *, quiet: bool = False) -> str:
+def ensure_droplet_image(
+    client: docker.DockerClient, engine: str = "classic", *, quiet: bool = False
+) -> str:
+    kind = ENGINES[engine]
     try:
         return ensure_rootfs_image(
             client,
-            DROPLET_IMAGE,
-            packages=DROPLET_PACKAGES,
+            kind.image,
+            packages=kind.packages,
             changes=['CMD ["/usr/local/bin/droplet-init"]', "EXPOSE 22 30000"],
-            files={"/usr/local/bin/droplet-init": DROPLET_INIT},
+            files={"/usr/local/bin/droplet-init": DROPLET_INIT, **dict(kind.files)},
+            suite=kind.suite,
             quiet=quiet,
         )
     except RootfsBuildFailed as exc:
@@ -209,6 +257,7 @@ def from_labels(container: Container) -> Sandbox:
         ssh_port=int(labels[f"{LABEL}.ssh_port"]),
         http_port=int(labels[f"{LABEL}.http_port"]),
         key_path=Path(labels[f"{LABEL}.key_path"]),
+        engine=labels.get(f"{LABEL}.engine", "classic"),
     )
 
 

@@ -61,6 +61,23 @@ def survey(remote: Remote, name: str) -> Adoptee:
     return Adoptee(state, linked_by(remote, name))
 
 
+def check_relink(remote: Remote, adoptee: Adoptee) -> None:
+    """Relinking restarts the engine: refuse, before anything changes, where no systemd unit
+    would bring it back (an engine that stayed down would leave the droplet with no agent)."""
+    if not adoptee.linked_by:
+        return
+    supervised = remote.run(scripts.engine_under_systemd(), step="preflight", check=False)
+    if not supervised.ok:
+        raise DeployError(
+            remote.host,
+            "preflight",
+            f"{said(adoptee.linked_by)} link to {adoptee.state.name}; relinking them restarts "
+            "the Docker engine, and no systemd `docker` unit runs it here to bring it back",
+            "restart the engine yourself with live-restore on (so containers keep running), "
+            "then deploy with --adopt again; nothing was changed",
+        )
+
+
 def env_from(remote: Remote, name: str) -> EnvFile:
     """The agent's three settings from a container's environment: over SSH's stdout into memory,
     never printed, never on a command line."""

@@ -64,8 +64,10 @@ def run_deploy(
         rep.version, rep.new_image = built.version, built.ref
         with step(rep, "check"):
             found = preflight.check_host(remote, s, built.ref)
+            preflight.check_platform(rep.host, built.platform, found.platform)
             adoptee = adopt.survey(remote, found.adoptee) if found.adoptee else None
             if adoptee:
+                adopt.check_relink(remote, adoptee)
                 print(f"{rep.host}: adopting {adoptee.describe()}", flush=True)
             env = preflight.env_for(remote, s, env, adoptee)
         s = s.with_backend_key(env.values["BACKEND_TO_DTMA_API_KEY"])

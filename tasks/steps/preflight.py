@@ -40,6 +40,22 @@ def with_backend_key(s: DeploySettings, remote: Remote) -> DeploySettings:
     return s.with_backend_key(env.values.get("BACKEND_TO_DTMA_API_KEY", ""))
 
 
+def check_platform(host: str, image_platform: str, host_platform: str) -> None:
+    """An image for another machine fails only once started ("exec format error"): refuse it
+    before the host is touched."""
+    if not image_platform or not host_platform:
+        return
+    if image_platform.split("/")[:2] != host_platform.split("/")[:2]:
+        raise DeployError(
+            host,
+            "preflight",
+            f"the image built here is {image_platform}, the host runs {host_platform}",
+            f"build on a {host_platform} machine (or CI), or with a local engine that builds "
+            f"{host_platform} (Docker Desktop: DOCKER_DEFAULT_PLATFORM={host_platform}); "
+            "nothing was changed",
+        )
+
+
 def check_host(remote: Remote, s: DeploySettings, image_ref: str = "") -> HostSurvey:
     """SSH answers, Docker answers, and the agent's ports are ours to use (or, with --adopt, held
     by a container to take over); one round trip, which also brings back what the rest of the

@@ -35,6 +35,28 @@ def test_droplet_run_line_has_the_verified_flags_and_loopback_ports():
     assert argv[argv.index("--env") + 1] == "SANDBOX_AUTHORIZED_KEY"
 
 
+def test_a_containerd_droplet_has_a_current_engine_and_a_volume_for_each_data_dir():
+    argv = sandbox.run_argv("box", 2201, 30001, BOX.key_path, "containerd")
+    line = " ".join(argv)
+    assert "-v box-docker:/var/lib/docker -v box-containerd:/var/lib/containerd" in line
+    assert "--label dtma.sandbox.engine=containerd" in line
+    kind = droplet.ENGINES["containerd"]
+    assert argv[-1] == kind.image != droplet.DROPLET_IMAGE
+    assert kind.suite == "trixie" and {"docker-cli", "containerd"} <= set(kind.packages)
+    daemon = dict(kind.files)["/etc/docker/daemon.json"].read_text()
+    assert '"containerd-snapshotter": true' in daemon
+    assert sandbox.volume_names("box") == ["box-containerd", "box-docker"]
+    with pytest.raises(sandbox.SandboxError, match="no engine kind"):
+        sandbox.up("box", engine="zfs")
+
+
+def test_droplets_answer_systemctl_as_real_droplets_do():
+    """The deploy restarts an engine only through systemd's docker unit; a sandbox droplet
+    answers those calls with its own init."""
+    for kind in droplet.ENGINES.values():
+        assert dict(kind.files)["/usr/local/bin/systemctl"] == droplet.SYSTEMCTL[1]
+
+
 def test_sandbox_addresses():
     assert BOX.host == "root@127.0.0.1:2222"
     assert BOX.agent_url == "http://127.0.0.1:30000"

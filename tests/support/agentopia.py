@@ -21,6 +21,7 @@ from tasks.sandbox import agentopia
 from tasks.sandbox.agentopia import BACKEND, MANAGER, AgentopiaDroplet
 from tests.support.ports import free_port
 from tests.support.readiness import DEADLINE_SECONDS, wait_until
+from tests.support.sandboxes import ENGINE
 
 AGENT_HEALTH = "http://dtma:30000/health"
 
@@ -38,7 +39,7 @@ def agentopia_for_tests(
     removed (container, engine volume, key and token file) even when provisioning failed."""
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     try:
-        yield agentopia.up(name, free_port(), free_port(), old_agent, quiet=True)
+        yield agentopia.up(name, free_port(), free_port(), old_agent, engine=ENGINE, quiet=True)
     finally:
         sandbox.down(name)
 

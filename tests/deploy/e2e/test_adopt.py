@@ -5,6 +5,7 @@ its environment, `agentopia_backend` linked to it as `dtma`), end to end on sand
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import requests
@@ -70,6 +71,25 @@ def test_without_adopt_the_deploy_is_refused_naming_what_holds_the_port(
     assert dtma_manager_facts(agentopia_droplet) == before
     assert inspect(agentopia_droplet.sandbox, "dtma") is None
     assert on_host(agentopia_droplet.sandbox, "test -e /etc/dtma/dtma.env").returncode != 0
+
+
+def test_an_engine_no_systemd_unit_runs_is_never_restarted(agentopia_droplet, context):
+    """Relinking restarts the engine; without systemd's docker unit nothing would bring it
+    back, so the adoption is refused before anything changes."""
+    before = dtma_manager_facts(agentopia_droplet)
+    name = agentopia_droplet.sandbox.name
+    shim = "/usr/local/bin/systemctl"
+    subprocess.run(["docker", "exec", name, "mv", shim, f"{shim}.off"], check=True)
+    try:
+        refused = adopt(agentopia_droplet, context)
+    finally:
+        subprocess.run(["docker", "exec", name, "mv", f"{shim}.off", shim], check=True)
+    assert refused.returncode != 0
+    last = refused.stderr.strip().splitlines()[-1]
+    assert "preflight failed" in last and "no systemd `docker` unit" in last, last
+    assert "nothing was changed" in last and BACKEND in last
+    assert dtma_manager_facts(agentopia_droplet) == before
+    assert inspect(agentopia_droplet.sandbox, "dtma") is None
 
 
 def test_adopt_with_the_hosts_own_tokens(agentopia_droplet, context):

@@ -86,3 +86,17 @@ def test_disk_needs_twice_what_is_sent():
         check_disk("h", 1_000, 1_000)
     with pytest.raises(DeployError, match="could not read the free disk space"):
         check_disk("h", None, 1)
+
+
+def test_an_image_for_another_machine_is_refused_before_the_host_is_touched():
+    from tasks.steps.preflight import check_platform
+
+    check_platform("h", "linux/amd64", "linux/amd64")
+    check_platform("h", "linux/arm64/v8", "linux/arm64")  # a variant is no other machine
+    check_platform("h", "linux/amd64", "")  # an old survey said nothing: no refusal
+    with pytest.raises(DeployError) as refused:
+        check_platform("root@droplet", "linux/arm64", "linux/amd64")
+    message = str(refused.value)
+    assert "root@droplet" in message and "preflight" in message
+    assert "linux/arm64" in message and "linux/amd64" in message
+    assert "nothing was changed" in message
