@@ -1,11 +1,14 @@
 """One table from the newest redeploy and releases results: loopback and 50 Mbit/s side by side.
 
-    python -m bench.summary [--markdown] [--results bench/results]
+    python -m bench.summary [--markdown] [--results bench/results] [--docs FILE | --no-docs]
 
 Reads the newest bench/results/<date>.json (bench.redeploy) and releases-<date>.json
 (bench.releases); prints, per link, fab against the plain path (wall time and bytes of a
-code-change deploy, with the ratios the issue asks for), the no-change deploy, and each release
-kind's failed requests and longest gap under load. `--markdown` prints the README's table.
+code-change deploy, with the ratios the issue asks for, and the longest outage), the no-change
+deploy, and each release kind's failed requests and longest gap under load. `--markdown`
+prints it as Markdown. Then it rewrites docs/performance.md from the same folder
+(bench.docs_page: one table per kind of run, the newest of each); `--no-docs` leaves it be.
+A --results other than bench/results writes no page unless --docs names one.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import sys
 from pathlib import Path
 
 from bench.goals import CODE_BYTES_FRACTION, CODE_WALL_FRACTION
-from bench.redeploy import RESULTS_DIR
 from bench.release_table import KIND_TITLES
 from bench.shaping import LINK_TITLES
 from bench.units import human_bytes
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def newest(folder: Path, pattern: str) -> Path | None:
@@ -45,6 +49,10 @@ def _b(value: float | None) -> str:
     return "-" if value is None else human_bytes(value)
 
 
+def _gap(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
 def _share(fab: float | None, plain: float | None, target: float) -> str:
     if fab is None or not plain:
         return "-"
@@ -66,6 +74,8 @@ def rows(redeploy: dict | None, releases: dict | None, links: list[str]) -> list
                     "plain_bytes": ("code", "baseline", "wire_bytes"),
                     "none_wall": ("nochange", "ours", "wall_seconds"),
                     "none_bytes": ("nochange", "ours", "wire_bytes"),
+                    "fab_outage": ("code", "ours", "downtime_seconds"),
+                    "plain_outage": ("code", "baseline", "downtime_seconds"),
                 }.items()
             }
             for link in links
@@ -80,6 +90,8 @@ def rows(redeploy: dict | None, releases: dict | None, links: list[str]) -> list
             + [f"{_b(f[k]['plain_bytes'])} / {_b(f[k]['fab_bytes'])}" for k in links],
             ["  fab / plain bytes (target <= 1/1000)"]
             + [_share(f[k]["fab_bytes"], f[k]["plain_bytes"], CODE_BYTES_FRACTION) for k in links],
+            ["code change: longest /health outage, plain / fab"]
+            + [f"{_gap(f[k]['plain_outage'])} / {_gap(f[k]['fab_outage'])}" for k in links],
             ["no change: fab wall / bytes (target < 1 s, 10 KB)"]
             + [f"{_s(f[k]['none_wall'])} / {_b(f[k]['none_bytes'])}" for k in links],
         ]
@@ -139,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.summary", description=__doc__)
     parser.add_argument("--markdown", action="store_true", help="a Markdown table")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--docs", type=Path, help="the page to write (docs/performance.md)")
+    parser.add_argument("--no-docs", action="store_true", help="write no page")
     args = parser.parse_args(argv)
     paths = [newest(args.results, "2*.json"), newest(args.results, "releases-*.json")]
     redeploy, releases = (json.loads(p.read_text()) if p else None for p in paths)
@@ -150,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         links = list(dict.fromkeys([*links, *releases["settings"]["links"]]))
     print("side by side, from " + ", ".join(p.name for p in paths if p))
     print(render(rows(redeploy, releases, links), args.markdown))
+    from bench import docs_page  # it renders with this module's rows: imported once both exist
+
+    page = args.docs or (docs_page.PAGE if args.results.resolve() == RESULTS_DIR else None)
+    if page is not None and not args.no_docs:
+        docs_page.write_page(args.results, page)
     return 0
 
 
