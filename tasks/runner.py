@@ -87,11 +87,16 @@ def free_local_port() -> int:
 
 
 class Remote:
-    """One host, reached over one SSH connection whose host key `host_keys` checks."""
+    """One host, reached over one SSH connection whose host key `host_keys` checks.
+
+    `exchanges` counts what waited on the host: each command (a channel opened, the command
+    run, its exit read: two to three round trips), file written or sent, tunnel opened. Over a
+    link tens of milliseconds long these, not the bytes, are what a small deploy costs."""
 
     def __init__(self, conn: Any, host_keys: HostKeyCheck) -> None:
         self._conn = conn
         self._host_keys = host_keys
+        self.exchanges = 0
         host_keys.apply(conn.client)  # before the first command opens the connection
 
     def _ssh_failed(self, exc: BaseException, step: str) -> DeployError:
@@ -132,6 +137,7 @@ class Remote:
         timeout: float | None = None,
     ) -> CommandResult:
         """Run one command line; with `check`, a non-zero exit is a DeployError too."""
+        self.exchanges += 1
         result = self._execute(argv, step=step, timeout=timeout)
         if check and not result.ok:
             raise DeployError(self.host, step, result.last_line(), hint)
@@ -139,6 +145,7 @@ class Remote:
 
     def stream(self, argv: Sequence[str], *, step: str, pty: bool = False) -> CommandResult:
         """Run with the output shown as it comes (logs): nothing is hidden or checked."""
+        self.exchanges += 1
         return self._execute(argv, step=step, hide=False, pty=pty)
 
     def _execute(
@@ -167,6 +174,7 @@ class Remote:
     def write_file(self, path: str, data: bytes, *, step: str) -> None:
         """Write bytes into an existing remote file over SFTP: the contents never appear on a
         command line, in a process list or in a shell history."""
+        self.exchanges += 1
         try:
             with self._conn.sftp().open(path, "w") as handle:
                 handle.write(data)
@@ -178,11 +186,13 @@ class Remote:
     ) -> None:
         """Send a file over SFTP (binary-safe, unlike a command's stdin). SSH errors are left
         to the caller, which knows how much went and what to say."""
+        self.exchanges += 1
         self._conn.sftp().putfo(data, path, file_size=size, callback=callback)
 
     @contextmanager
     def tunnel(self, remote_port: int) -> Iterator[str]:
         """`ssh -L` to a port on the host's loopback; yields the local base URL."""
+        self.exchanges += 1
         port = free_local_port()
         failure: BaseException | None = None
         try:

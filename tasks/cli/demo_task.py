@@ -38,17 +38,27 @@ def demo_env_file(box: sandbox.Sandbox) -> Path:
         "name": "sandbox droplet name (default: sandbox)",
         "ssh_port": "loopback port for the sandbox's SSH (default: 2222)",
         "http_port": "loopback port where the sandbox publishes the agent's 30000 (default: 30000)",
+        "engine": "the sandbox's engine: containerd (default: the containerd image store, as "
+        "Docker 29 droplets have) or classic (Docker 20.10)",
     }
 )
 def demo(
-    c: Context, name: str = "sandbox", ssh_port: str | None = None, http_port: str | None = None
+    c: Context,
+    name: str = "sandbox",
+    ssh_port: str | None = None,
+    http_port: str | None = None,
+    engine: str = "containerd",
 ) -> None:
     """Sandbox droplet up -> `fab deploy` into it -> smoke suite against it."""
-    box = sandbox.up(
-        name=name,
-        ssh_port=port_flag(ssh_port, 2222, "--ssh-port"),
-        http_port=port_flag(http_port, 30000, "--http-port"),
-    )
+    try:
+        box = sandbox.up(
+            name=name,
+            ssh_port=port_flag(ssh_port, 2222, "--ssh-port"),
+            http_port=port_flag(http_port, 30000, "--http-port"),
+            engine=engine,
+        )
+    except sandbox.SandboxError as exc:
+        raise Exit(f"demo: {exc}", code=1) from None
     env_file = demo_env_file(box)
     deploy = [
         str(BIN / "fab"),

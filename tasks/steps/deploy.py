@@ -35,10 +35,11 @@ from tasks.steps.verify import verify_release, verify_unchanged
 
 
 @contextmanager
-def step(rep: report.DeployReport, name: str) -> Iterator[None]:
-    """Say which step starts (so a stuck or interrupted deploy shows where), and time it."""
+def step(rep: report.DeployReport, name: str, remote: Remote) -> Iterator[None]:
+    """Say which step starts (so a stuck or interrupted deploy shows where), time it, and count
+    its exchanges with the host."""
     print(f"{rep.host}: {name}", flush=True)
-    with rep.phase(name):
+    with rep.phase(name, lambda: remote.exchanges):
         yield
 
 
@@ -54,15 +55,15 @@ def run_deploy(
     happens (and the host's audit log gets a line once the host was reached)."""
     touched = False
     try:
-        with step(rep, "preflight"):
+        with step(rep, "preflight", remote):
             env = None if s.env_from_host else preflight.load_env(s, rep.host)
             s.agent_url(remote.keys, remote.hostname)  # a --verify-url without this host fails
         if env is not None:
             s = s.with_backend_key(env.values["BACKEND_TO_DTMA_API_KEY"])
-        with step(rep, "build"):
+        with step(rep, "build", remote):
             built = build(s, cache=build_cache)
         rep.version, rep.new_image = built.version, built.ref
-        with step(rep, "check"):
+        with step(rep, "check", remote):
             found = preflight.check_host(remote, s, built.ref)
             preflight.check_platform(rep.host, built.platform, found.platform)
             adoptee = adopt.survey(remote, found.adoptee) if found.adoptee else None
@@ -79,7 +80,7 @@ def run_deploy(
             # Nothing to ship, nothing to restart: an outage for nothing. Check it answers.
             print(f"{rep.host}: already up to date ({built.ref}, same env file)", flush=True)
             rep.image_bytes, rep.layers_total = built.size, len(built.diff_ids)
-            with step(rep, "verify"):
+            with step(rep, "verify", remote):
                 rep.outcome = "failed (already up to date, does not verify)"
                 rep.verify = verify_unchanged(remote, s, built.version)
             rep.outcome = "already up to date"
@@ -105,14 +106,14 @@ def run_locked(
 ) -> None:
     """Everything that changes the host, under its deploy lock. `docker_client`: the local
     engine holding the image (default: the one the environment names)."""
-    with step(rep, "plan"):
+    with step(rep, "plan", remote):
         present = reusable_chain_ids(remote, found.image_store, built.ref)
         missing = plan_layers(built.diff_ids, present).missing
         # Layer sizes are known only once the image is saved; a share of the image is the
         # estimate, and the whole image when the base layer is missing (a fresh host).
         share = 1.0 if 0 in missing else len(missing) / max(1, len(built.diff_ids))
         preflight.check_disk(rep.host, found.free_bytes, int(built.size * share))
-    with step(rep, "ship"):
+    with step(rep, "ship", remote):
         shipped = ship(
             remote,
             built.ref,
@@ -125,29 +126,29 @@ def run_locked(
     rep.bytes_sent, rep.image_bytes = shipped.bytes_sent, shipped.image_bytes
     rep.layers_total, rep.layers_sent = shipped.layers_total, shipped.layers_sent
     rep.full_transfer, rep.fell_back = shipped.full, shipped.fell_back
-    with step(rep, "env"):
+    with step(rep, "env", remote):
         install_env(remote, s, env)
     with handing_over(remote, s):  # from the candidate's start to its promotion
-        with step(rep, "candidate"):
+        with step(rep, "candidate", remote):
             rep.outcome = "refused (candidate failed, running agent untouched)"
             labels = release_labels(built.version)
             old = adoptee.state if adoptee else read_container(remote, s.container, "candidate")
             instance = check_candidate(remote, s, built.ref, built.version, labels)
-        with step(rep, "release"):
+        with step(rep, "release", remote):
             rep.outcome = "failed during release"
             took = hand_over(remote, s, instance, Retire(old, keep_as=s.previous))
             print(f"{rep.host}: the new agent took port {s.port} in {took:.2f} s", flush=True)
     if adoptee:  # the links move as one: a Ctrl-C is held until they point at the new agent
-        with step(rep, "adopt"), interrupts.held("the adoption"):
+        with step(rep, "adopt", remote), interrupts.held("the adoption"):
             if adopt.install_forwarder(remote, s, adoptee, built.ref):
                 print(f"{rep.host}: a fresh agent container, on the restarted engine", flush=True)
                 replace_agent(remote, s, built.ref, built.version)
     try:
-        with step(rep, "verify"):
+        with step(rep, "verify", remote):
             rep.verify = verify_release(remote, s, built.version, built.healthcheck)
     except VerifyFailed as failure:
         rep.verify = f"failed: {failure}"
-        with step(rep, "rollback"):
+        with step(rep, "rollback", remote):
             error = roll_back_after(remote, s, failure, built.version)
         rep.outcome = "rolled back" if "rolled back" in error.hint else "failed (left stopped)"
         raise error from None
@@ -155,6 +156,7 @@ def run_locked(
 
 
 def finish(remote: Remote, s: DeploySettings, rep: report.DeployReport, touched: bool) -> None:
+    rep.all_exchanges = remote.exchanges + int(touched)  # the audit line below
     report.show(rep)
     path = report.write(rep, s.reports_dir)
     print(f"report: {path}")

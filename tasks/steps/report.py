@@ -7,7 +7,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +26,8 @@ class DeployReport:
     outcome: str = "failed"
     started_at: float = field(default_factory=time.time)
     phases: dict[str, float] = field(default_factory=dict)
+    exchanges: dict[str, int] = field(default_factory=dict)  # per step (runner.Remote says what)
+    all_exchanges: int = 0  # the whole run's: the steps', the lock's and the audit line's
     old_image: str | None = None
     new_image: str | None = None
     bytes_sent: int = 0
@@ -39,20 +41,28 @@ class DeployReport:
     error: str | None = None
 
     @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        """Time one step; recorded even when the step fails."""
-        started = time.monotonic()
+    def phase(self, name: str, exchanges: Callable[[], int] | None = None) -> Iterator[None]:
+        """Time one step (and count what `exchanges()` counts during it); recorded even when
+        the step fails."""
+        started, before = time.monotonic(), exchanges() if exchanges else 0
         try:
             yield
         finally:
             self.phases[name] = round(time.monotonic() - started, 3)
+            if exchanges:
+                self.exchanges[name] = self.exchanges.get(name, 0) + exchanges() - before
 
     @property
     def total_seconds(self) -> float:
         return round(sum(self.phases.values()), 3)
 
+    @property
+    def total_exchanges(self) -> int:
+        return self.all_exchanges or sum(self.exchanges.values())
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "total_seconds": self.total_seconds}
+        totals = {"total_seconds": self.total_seconds, "total_exchanges": self.total_exchanges}
+        return {**asdict(self), **totals}
 
 
 def summary_rows(report: DeployReport) -> list[tuple[str, str]]:
@@ -70,12 +80,23 @@ def summary_rows(report: DeployReport) -> list[tuple[str, str]]:
     return rows
 
 
+def exchanges_said(report: DeployReport, step: str = "") -> str:
+    """`  N exchanges` with the host in one step (or in all), "" when none were counted."""
+    if not report.exchanges:
+        return ""
+    count = report.exchanges.get(step, 0) if step else report.total_exchanges
+    return f"  {count:>3} exchange{'' if count == 1 else 's'}"
+
+
 def render(report: DeployReport) -> str:
     """The plain table printed at the end of a deploy (logs, pipes, CI)."""
     lines = [
         f"deploy {report.host}: {report.outcome}",
-        *(f"{name:<10} {seconds:>8.2f} s" for name, seconds in report.phases.items()),
-        f"{'total':<10} {report.total_seconds:>8.2f} s",
+        *(
+            f"{name:<10} {seconds:>8.2f} s{exchanges_said(report, name)}"
+            for name, seconds in report.phases.items()
+        ),
+        f"{'total':<10} {report.total_seconds:>8.2f} s{exchanges_said(report)}",
         *(f"{name:<10} {value}" for name, value in summary_rows(report)),
     ]
     return "\n".join(lines)
@@ -92,8 +113,9 @@ def show(report: DeployReport, stream: TextIO | None = None) -> None:
     table.add_column("what")
     table.add_column("value")
     for name, seconds in report.phases.items():
-        table.add_row(name, f"{seconds:.2f} s")
-    table.add_row("total", f"{report.total_seconds:.2f} s", end_section=True)
+        table.add_row(name, f"{seconds:.2f} s{exchanges_said(report, name)}")
+    total = f"{report.total_seconds:.2f} s{exchanges_said(report)}"
+    table.add_row("total", total, end_section=True)
     for name, value in summary_rows(report):
         table.add_row(name, value)
     console.print(table)

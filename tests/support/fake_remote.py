@@ -85,15 +85,18 @@ class FakeRemote(Remote):
         return CommandResult(to_shell(argv), found.exit_code, found.stdout, found.stderr)
 
     def write_file(self, path: str, data: bytes, *, step: str) -> None:
+        self.exchanges += 1
         self.files[path] = data
 
     def upload(self, data: IO[bytes], path: str, *, size: int, callback) -> None:
+        self.exchanges += 1
         body = data.read()
         callback(len(body), size)
         self.uploads.append(Upload(path, body))
 
     @contextmanager
     def tunnel(self, remote_port: int) -> Iterator[str]:
+        self.exchanges += 1
         self.tunneled.append(remote_port)
         yield self.tunnels.get(remote_port, self.tunnel_url)
 

@@ -116,6 +116,11 @@ def test_fresh_host_gets_every_step_in_order(context):
             docker_client=FakeDockerClient(image),
         )
     assert rep.outcome == "deployed" and rep.layers_sent == rep.layers_total == 2
+    # Every command, file and tunnel is counted: in the step it served, and in all.
+    writes = len(remote.sent) + len(remote.uploads) + len(remote.tunneled) + len(remote.files)
+    assert rep.total_exchanges == writes
+    assert sum(rep.exchanges.values()) == writes - 3  # the lock's take and release, the audit
+    assert rep.exchanges["check"] == 1 and rep.exchanges["ship"] >= 5
     # Every check that presents the key goes through SSH: the candidate's port, then the agent's.
     assert remote.tunneled == [30001, 30000, 30000]
     assert kinds(remote) == [

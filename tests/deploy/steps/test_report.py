@@ -30,6 +30,18 @@ def test_render_table():
     ]
 
 
+def test_exchanges_with_the_host_per_step_and_in_all():
+    rep = make_report()
+    rep.exchanges = {"build": 0, "ship": 7}
+    lines = render(rep).splitlines()
+    assert lines[1:4] == [
+        "build          1.50 s    0 exchanges",
+        "ship           2.25 s    7 exchanges",
+        "total          3.75 s    7 exchanges",
+    ]
+    assert rep.to_dict()["total_exchanges"] == 7
+
+
 def test_json_report_and_audit_line(tmp_path):
     path = write(make_report(), tmp_path)
     assert path.name == "root_10.0.0.1_22-19700101T000000Z.json"
