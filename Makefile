@@ -32,6 +32,7 @@ engine:  ## make sure a Docker engine answers (installs and starts Debian's dock
 # The deploy's end-to-end modules run a second time against droplets whose engine uses the
 # containerd image store (Docker 29's default); the first run's droplets are Docker 20.10's.
 E2E_BOTH_ENGINES := tests/deploy/e2e/test_deploy.py tests/deploy/e2e/test_handover.py \
+	tests/deploy/e2e/test_fleet.py \
 	tests/deploy/e2e/test_adopt.py tests/faults
 
 test: install engine  ## all tests: unit and end to end (real Docker, real sshd), e2e on both engine kinds
