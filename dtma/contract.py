@@ -10,6 +10,30 @@ from typing import Any
 
 # The words the backend's status mapper knows (DTMA-CONTRACT.md); it turns any other into error.
 BACKEND_STATUS_WORDS = ("running", "stopped", "pending", "starting", "stopping", "error")
+# The heartbeat's `status_on_toolbox` is written as received into the enum column
+# `account_tool_installation_status_enum`: any other word fails that row's update in silence.
+INSTALLATION_STATUSES = (
+    "pending_install",
+    "installing",
+    "active",
+    "error_install",
+    "pending_uninstall",
+    "uninstalling",
+    "uninstalled",
+    "error_uninstall",
+    "pending_config",
+    "stopped",
+    "starting",
+    "stopping",
+    "error_runtime",
+    "disabled",
+    "pending_deploy",
+    "deploying",
+    "running",
+    "error",
+    "pending_delete",
+    "deleting",
+)
 # What the backend's tool list reads from the unauthenticated /status, plus the instance id.
 LIST_FIELDS = ("container_id", "instance_name_on_toolbox", "status", "image", "created")
 PUBLIC_TOOL_FIELDS = ("account_tool_instance_id", *LIST_FIELDS)
@@ -117,7 +141,7 @@ HEARTBEAT_SCHEMA: dict[str, Any] = {
                 "required": ["account_tool_instance_id", "status_on_toolbox", "runtime_details"],
                 "properties": {
                     "account_tool_instance_id": {"type": "string", "minLength": 1},
-                    "status_on_toolbox": {"enum": list(BACKEND_STATUS_WORDS)},
+                    "status_on_toolbox": {"enum": list(INSTALLATION_STATUSES)},
                     "runtime_details": {
                         "type": "object",
                         "required": ["container_id", "image", "started_at", "state_details"],

@@ -16,7 +16,8 @@ import requests
 from dtma import metrics
 from dtma.config import Settings
 from dtma.errors import ApiError
-from dtma.tools import ToolStore
+from dtma.tool_views import heartbeat_status
+from dtma.tools import REMOVED, ToolStore
 
 log = logging.getLogger("dtma.heartbeat")
 BACKOFF_CAP_SECONDS = 300.0
@@ -76,11 +77,16 @@ class Heartbeat:
             for instance in self.store.list_instances():
                 if not instance["account_tool_instance_id"]:
                     continue
+                details = self.store.runtime_details(instance)
+                state = details["state_details"]["status"]
+                if state == REMOVED:  # gone since the list: nothing to report
+                    continue
                 tool_statuses.append(
                     {
                         "account_tool_instance_id": instance["account_tool_instance_id"],
-                        "status_on_toolbox": instance["status"],  # the backend's word
-                        "runtime_details": self.store.runtime_details(instance),
+                        # From the same inspect as the details: the two never disagree.
+                        "status_on_toolbox": heartbeat_status(state),
+                        "runtime_details": details,
                     }
                 )
         except ApiError as exc:

@@ -24,8 +24,26 @@ BACKEND_STATUS = {
 }
 
 
+# Docker's state -> the heartbeat's word, one of INSTALLATION_STATUSES (the heartbeat has no
+# mapper): the very word refresh-status's mapper writes for the same state, so the two paths
+# never disagree (`pending`, `starting`, `stopping` all become "deploying" there).
+HEARTBEAT_STATUS = {
+    "running": "running",
+    "exited": "stopped",
+    "paused": "stopped",
+    "created": "deploying",
+    "restarting": "deploying",
+    "removing": "deploying",
+    "dead": "error",
+}
+
+
 def backend_status(docker_state: str | None) -> str:
     return BACKEND_STATUS.get(docker_state or "", "error")
+
+
+def heartbeat_status(docker_state: str | None) -> str:
+    return HEARTBEAT_STATUS.get(docker_state or "", "error")
 
 
 def _ports_from_list(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:

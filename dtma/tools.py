@@ -29,6 +29,7 @@ from dtma.tool_views import (
     tool_state,
 )
 
+REMOVED = "removed"  # runtime_details' state of a container gone since it was listed
 QUICK_TIMEOUT = 5.0  # list/inspect: an engine that cannot answer this fast counts as unreachable
 SLOW_TIMEOUT = 300.0  # pull/create/start/stop: per socket read, pulls stream progress
 PORT_IN_USE = ("port is already allocated", "address already in use")
@@ -234,7 +235,7 @@ class ToolStore:
         try:
             state = self._docker(lambda: api.inspect_container(instance["container_id"]))["State"]
         except docker.errors.NotFound:
-            state = {"Status": "removed"}
+            state = {"Status": REMOVED}
         return {
             "container_id": instance["container_id"],
             "image": instance["image"],

@@ -126,5 +126,8 @@ def test_managed_tools_are_reported_with_their_instance_ids(backend, client, too
     ]
     assert len(ours) == 1
     assert ours[0]["status_on_toolbox"] == "running"
+    assert ours[0]["runtime_details"]["state_details"]["status"] == "running"
+    assert backend.heartbeat_statuses["ati-heartbeat"] == "running"
+    assert backend.heartbeat_rejected == []  # every word fits the enum column
     assert ours[0]["runtime_details"]["image"] == tool_image
     assert ours[0]["runtime_details"]["started_at"]

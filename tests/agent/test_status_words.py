@@ -8,6 +8,7 @@ import time
 import jsonschema
 import pytest
 
+from dtma import contract, tool_views
 from dtma.contract import (
     BACKEND_STATUS_WORDS,
     FULL_STATUS_SCHEMA,
@@ -18,6 +19,7 @@ from dtma.contract import (
 from dtma.heartbeat import Heartbeat
 from dtma.tool_views import BACKEND_STATUS, backend_status
 from dtma.tools import ToolStore
+from smoke_tests.backend_refresh import instance_status
 from tests.agent.conftest import BACKEND_KEY, DROPLET_TOKEN, auth, settings_for
 from tests.support.backend import BackendStandIn
 
@@ -140,3 +142,17 @@ def test_a_created_but_never_started_container_is_pending(
     item = item_of(client.get("/status", headers=HEADERS).json(), "ati-pending")
     assert (item["status"], item["docker_state"]) == ("pending", "created")
     assert item["container_id"] == again.id
+
+
+@pytest.mark.parametrize("state", [*tool_views.HEARTBEAT_STATUS, "unknown", None])
+def test_the_heartbeat_sends_only_words_of_the_enum_column(state):
+    """Agentopia writes `status_on_toolbox` as received into an enum column; it has no
+    `pending`. The word is the one refresh-status's mapper writes for the same state."""
+    word = tool_views.heartbeat_status(state)
+    assert word in contract.INSTALLATION_STATUSES
+    assert word == instance_status(tool_views.backend_status(state))
+
+
+def test_pending_is_no_word_of_the_enum():
+    assert "pending" not in contract.INSTALLATION_STATUSES
+    assert len(contract.INSTALLATION_STATUSES) == 20

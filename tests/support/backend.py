@@ -29,6 +29,7 @@ from typing import Any
 
 import requests
 
+from dtma.contract import INSTALLATION_STATUSES
 from smoke_tests.backend_refresh import instance_status
 from tests.support.readiness import wait_until
 
@@ -60,6 +61,8 @@ class BackendStandIn:
         self.user_jwt = user_jwt
         self.heartbeat_mode = "ok"
         self.heartbeats: list[Heartbeat] = []
+        self.heartbeat_statuses: dict[str, str] = {}  # instance id -> the enum word written
+        self.heartbeat_rejected: list[str] = []  # words whose row update failed
         self.instance_statuses: dict[str, str] = {}
         self._toolboxes: dict[str, Toolbox] = {}
         self._release = threading.Event()
@@ -142,6 +145,14 @@ class BackendStandIn:
             return 401, {"error": "Invalid or unknown DTMA token"}
         if not isinstance(body, dict):
             return 400, {"error": "Invalid JSON body"}
+        # Each item's word goes as received into an enum column: a word outside the enum fails
+        # that row's update (Postgres 22P02), and the function still answers 204.
+        for item in body.get("tool_statuses") or []:
+            word = item.get("status_on_toolbox") if isinstance(item, dict) else None
+            if word in INSTALLATION_STATUSES:
+                self.heartbeat_statuses[item.get("account_tool_instance_id")] = word
+            else:
+                self.heartbeat_rejected.append(str(word))
         return 204, None
 
     def handle_refresh(self, toolbox_id: str, authorization: str) -> tuple[int, Any]:
