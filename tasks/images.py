@@ -120,6 +120,7 @@ def build_agent_image(
     tags: list[str],
     version: str,
     base_image: str | None = None,
+    platform: str | None = None,
     quiet: bool = False,
 ) -> docker.models.images.Image:
     """Build the agent image from `context` and tag it with every tag in `tags`.
@@ -132,7 +133,9 @@ def build_agent_image(
     try:
         client = docker.from_env()
         base = resolve_base_image(base_image, client, quiet=quiet)
-        image_id = _stream_build(client, context, dockerfile, tags[0], version, base, quiet)
+        image_id = _stream_build(
+            client, context, dockerfile, tags[0], version, base, quiet, platform
+        )
         image = client.images.get(image_id)
         for tag in tags[1:]:
             repository, label = parse_repository_tag(tag)
@@ -154,6 +157,7 @@ def _stream_build(
     version: str,
     base: str,
     quiet: bool,
+    platform: str | None = None,
 ) -> str:
     """Run the build, print its steps, return the image id; keep the last lines for errors."""
     recent: collections.deque[str] = collections.deque(maxlen=12)
@@ -166,6 +170,7 @@ def _stream_build(
         rm=True,
         forcerm=True,
         decode=True,
+        **({"platform": platform} if platform else {}),
     )
     for chunk in stream:
         if "error" in chunk:

@@ -25,8 +25,9 @@ class BuiltImage:
     healthcheck: tuple[str, ...] = ()  # the image's HEALTHCHECK test, e.g. ("CMD-SHELL", "…")
 
 
-# What makes two builds the same: context, Dockerfile, source version, base image.
-BuildKey = tuple[str, str, str, str | None]
+# What makes two builds the same: context, Dockerfile, source version, base image, platform
+# ("" for the local engine's own).
+BuildKey = tuple[str, str, str, str | None, str]
 
 
 def source_version(s: DeploySettings) -> str:
@@ -34,9 +35,15 @@ def source_version(s: DeploySettings) -> str:
 
 
 def build(
-    s: DeploySettings, *, cache: dict[BuildKey, BuiltImage] | None = None, quiet: bool = False
+    s: DeploySettings,
+    *,
+    cache: dict[BuildKey, BuiltImage] | None = None,
+    quiet: bool = False,
+    platform: str = "",
 ) -> BuiltImage:
-    """Build the image, or take it from `cache` (a run over several hosts builds once)."""
+    """Build the image, or take it from `cache` (a run over several hosts builds once).
+    `platform` (e.g. linux/arm64): build for it, tagged `dtma:<version>-<arch>`, instead of
+    for the local engine's own platform."""
     context = Path(s.context).resolve()
     if not (context / s.dockerfile).is_file():
         raise DeployError(
@@ -45,15 +52,17 @@ def build(
     cache = {} if cache is None else cache
     try:
         version = images.source_version(context)
-        key = (str(context), s.dockerfile, version, s.base_image)
+        key = (str(context), s.dockerfile, version, s.base_image, platform)
         if key not in cache:
-            ref = f"{REPOSITORY}:{version}"
+            arch = f"-{platform.split('/')[1]}" if platform else ""
+            ref = f"{REPOSITORY}:{version}{arch}"
             image = images.build_agent_image(
                 context,
                 s.dockerfile,
-                tags=[ref, f"{REPOSITORY}:latest"],
+                tags=[ref] if platform else [ref, f"{REPOSITORY}:latest"],
                 version=version,
                 base_image=s.base_image,
+                platform=platform or None,
                 quiet=quiet,
             )
             cache[key] = BuiltImage(

@@ -17,7 +17,7 @@ from docker import DockerClient
 from tasks import interrupts
 from tasks.commands import files
 from tasks.envfile import EnvFile
-from tasks.errors import VerifyFailed
+from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import read_container
 from tasks.facts.survey import HostSurvey
 from tasks.layers import plan_layers
@@ -65,6 +65,10 @@ def run_deploy(
         rep.version, rep.new_image = built.version, built.ref
         with step(rep, "check", remote):
             found = preflight.check_host(remote, s, built.ref)
+            if preflight.other_platform(built.platform, found.platform):
+                built = build_for_host(rep.host, s, found.platform, build_cache)
+                rep.version, rep.new_image = built.version, built.ref
+                found = preflight.check_host(remote, s, built.ref)  # what it holds of that one
             preflight.check_platform(rep.host, built.platform, found.platform)
             adoptee = adopt.survey(remote, found.adoptee) if found.adoptee else None
             if adoptee:
@@ -92,6 +96,18 @@ def run_deploy(
         raise
     finally:
         finish(remote, s, rep, touched)
+
+
+def build_for_host(
+    host: str, s: DeploySettings, platform: str, cache: dict[BuildKey, BuiltImage] | None
+) -> BuiltImage:
+    """The image again, for the host's platform (an arm64 laptop, an amd64 droplet)."""
+    print(f"{host}: the host runs {platform}: building the image for it", flush=True)
+    try:
+        return build(s, cache=cache, platform=platform)
+    except DeployError as exc:
+        cause = f"the host runs {platform} and the local engine cannot build it: {exc.cause}"
+        raise DeployError(host, "build", cause, preflight.platform_hint(platform)) from None
 
 
 def run_locked(

@@ -40,19 +40,30 @@ def with_backend_key(s: DeploySettings, remote: Remote) -> DeploySettings:
     return s.with_backend_key(env.values.get("BACKEND_TO_DTMA_API_KEY", ""))
 
 
+def other_platform(image_platform: str, host_platform: str) -> bool:
+    """The image is for another machine than the host (a variant is no other machine)."""
+    if not image_platform or not host_platform:
+        return False
+    return image_platform.split("/")[:2] != host_platform.split("/")[:2]
+
+
+def platform_hint(host_platform: str) -> str:
+    return (
+        f"build on a {host_platform} machine (or CI), or let the local engine build "
+        f"{host_platform} (Docker Desktop does; elsewhere emulation: binfmt + qemu-user-static); "
+        "nothing was changed"
+    )
+
+
 def check_platform(host: str, image_platform: str, host_platform: str) -> None:
     """An image for another machine fails only once started ("exec format error"): refuse it
     before the host is touched."""
-    if not image_platform or not host_platform:
-        return
-    if image_platform.split("/")[:2] != host_platform.split("/")[:2]:
+    if other_platform(image_platform, host_platform):
         raise DeployError(
             host,
             "preflight",
             f"the image built here is {image_platform}, the host runs {host_platform}",
-            f"build on a {host_platform} machine (or CI), or with a local engine that builds "
-            f"{host_platform} (Docker Desktop: DOCKER_DEFAULT_PLATFORM={host_platform}); "
-            "nothing was changed",
+            platform_hint(host_platform),
         )
 
 

@@ -182,6 +182,27 @@ def test_bad_env_file_is_refused_before_touching_the_host(box_a, contexts, tmp_p
     assert public_version(box_a) == version_of(contexts["v3"])
 
 
+def test_a_host_of_another_platform_is_refused_when_no_image_can_be_built_for_it(
+    box_a, contexts, env_file
+):
+    """The droplet says it is an arm64 machine; the local engine (amd64, its base image local
+    only) cannot build for it: one line, and the running agent is untouched."""
+    shim = "/usr/local/bin/uname"
+    on_host(box_a, f"printf '#!/bin/sh\\necho aarch64\\n' > {shim} && chmod +x {shim}")
+    try:
+        assert on_host(box_a, "uname -m").stdout.strip() == "aarch64"
+        before = on_host(box_a, "sha256sum /etc/dtma/dtma.env").stdout
+        result = deploy([box_a], contexts["v1"], env_file)
+    finally:
+        on_host(box_a, f"rm -f {shim}")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "linux/arm64" in last and "nothing was changed" in last, last
+    assert "build failed" in last or "preflight failed" in last
+    assert on_host(box_a, "sha256sum /etc/dtma/dtma.env").stdout == before
+    assert public_version(box_a) == version_of(contexts["v3"])
+
+
 def test_rollback_brings_the_previous_release_back(box_a, contexts, env_file):
     result = fab([box_a], "rollback", "--env-file", str(env_file), "--verify-url", box_a.agent_url)
     assert result.returncode == 0, result.stderr

@@ -52,17 +52,19 @@ def deploy_settings(context: Path, agent_url: str, **overrides):
     )
 
 
-def built_for(context: Path, image: FakeImage) -> dict:
-    """The run's build cache, holding the image as if built already (no Docker here)."""
+def built_for(context: Path, image: FakeImage, platform: str = "") -> dict:
+    """The run's build cache, holding the image as if built already (no Docker here) for
+    `platform` (the local engine's own when not given)."""
     built = BuiltImage(
-        ref="dtma:unversioned",
+        ref=image.tags[0],
         version="unversioned",
         image_id=image.id,
         size=image.attrs["Size"],
         diff_ids=tuple(image.diff_ids),
         fingerprint=image.fingerprint,
+        platform=platform or "linux/amd64",
     )
-    return {(str(context), "Dockerfile", "unversioned", None): built}
+    return {(str(context), "Dockerfile", "unversioned", None, platform): built}
 
 
 def env_sha() -> str:
@@ -87,13 +89,11 @@ def kinds(remote: FakeRemote) -> list[str]:
     return out
 
 
-def test_fresh_host_gets_every_step_in_order(context):
-    image = FakeImage("dtma:unversioned", [b"base" * 100, b"code"])
+def fresh_host(image: FakeImage, **survey: str) -> FakeRemote:
+    """A host with nothing of ours, answering a whole deploy of `image` (which it lacks until
+    the load)."""
     remote = FakeRemote()
-    uploaded_sha = lambda argv: result(  # noqa: E731
-        f"{hashlib.sha256(remote.uploads[-1].data).hexdigest()}  {argv[-1]}\n"
-    )
-    remote.answer("sh", "-c", scripts.SURVEY, with_=survey_answer())
+    remote.answer("sh", "-c", scripts.SURVEY, with_=survey_answer(**survey))
     remote.answer(
         "docker", "image", "inspect", with_=[result(exit_code=1), result(image.inspected())]
     )
@@ -101,9 +101,20 @@ def test_fresh_host_gets_every_step_in_order(context):
         "df", "-PB1", with_=result("Filesystem 1 U Available C M\nx 1 0 999999999 0% /\n")
     )
     remote.answer("sh", "-c", files.install_file("a", "b")[2], with_=result(f"{env_sha()}  x\n"))
-    remote.answer("sha256sum", with_=uploaded_sha)
+    remote.answer(
+        "sha256sum",
+        with_=lambda argv: result(
+            f"{hashlib.sha256(remote.uploads[-1].data).hexdigest()}  {argv[-1]}\n"
+        ),
+    )
     remote.answer("docker", "container", "inspect", with_=NO_SUCH_CONTAINER)
     remote.answer("sh", "-c", scripts.SETTLE_PROBE, with_=settle_answer("dtma"))
+    return remote
+
+
+def test_fresh_host_gets_every_step_in_order(context):
+    image = FakeImage("dtma:unversioned", [b"base" * 100, b"code"])
+    remote = fresh_host(image)
     with AgentStub(key=KEY, version="unversioned") as agent:
         remote.tunnel_url = agent.url
         rep = DeployReport(host=remote.host)
@@ -219,3 +230,44 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "grep -qF",
         "printf %s\\n",
     ]
+
+
+def test_a_host_of_another_platform_gets_the_image_built_for_it(context, monkeypatch):
+    """The host says aarch64: the image is built again for linux/arm64 (tagged so) and that
+    one is shipped; the amd64 one built first is left here."""
+    local = FakeImage("dtma:unversioned", [b"base", b"code"])
+    arm = FakeImage("dtma:unversioned-arm64", [b"arm base", b"code"])
+    cache = built_for(context, local)
+    cache.update(built_for(context, arm, "linux/arm64"))
+    remote = fresh_host(arm, machine="aarch64")
+    with AgentStub(key=KEY, version="unversioned") as agent:
+        remote.tunnel_url = agent.url
+        rep = DeployReport(host=remote.host)
+        s = deploy_settings(context, agent.url)
+        run_deploy(remote, s, rep, build_cache=cache, docker_client=FakeDockerClient(local, arm))
+    assert rep.outcome == "deployed" and rep.new_image == "dtma:unversioned-arm64"
+    surveys = [argv for argv in remote.sent if argv[:3] == ["sh", "-c", scripts.SURVEY]]
+    assert [argv[5] for argv in surveys] == ["dtma:unversioned", "dtma:unversioned-arm64"]
+
+
+def test_a_platform_the_local_engine_cannot_build_is_refused_before_anything_changes(
+    context, monkeypatch
+):
+    from tasks import images
+
+    def cannot(*args, **kwargs):
+        assert kwargs["platform"] == "linux/arm64"
+        raise images.ImageBuildFailed("no match for platform in manifest: not found")
+
+    monkeypatch.setattr(images, "build_agent_image", cannot)
+    image = FakeImage("dtma:unversioned", [b"base"])
+    cache = built_for(context, image)
+    remote = FakeRemote()
+    remote.answer("sh", "-c", scripts.SURVEY, with_=survey_answer(machine="aarch64"))
+    rep = DeployReport(host=remote.host)
+    with pytest.raises(DeployError) as refused:
+        run_deploy(remote, deploy_settings(context, "http://127.0.0.1:9"), rep, build_cache=cache)
+    message = str(refused.value)
+    assert refused.value.step == "build" and "linux/arm64" in message
+    assert "cannot build it" in message and "nothing was changed" in message
+    assert kinds(remote) == ["survey"]  # read, nothing written (not even the audit line)
