@@ -48,7 +48,7 @@ def create_app(
 
     /docs and /redoc are off; /openapi.json needs credentials like the tool routes."""
     settings = settings or Settings.from_env()
-    store = ToolStore(docker_factory, agent_port=settings.port)
+    store = ToolStore(docker_factory, agent_port=settings.port, check_port=settings.check_port)
     started = time.monotonic()
 
     @asynccontextmanager

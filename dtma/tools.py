@@ -18,7 +18,7 @@ from dtma.config import DEFAULT_PORT
 from dtma.errors import ApiError
 from dtma.models import CreateToolRequest
 from dtma.names import NAME_RULE, container_name_for, is_docker_name, is_reserved, name_problem
-from dtma.port_bindings import requested_bindings
+from dtma.port_bindings import requested_bindings, reserved_ports
 from dtma.tool_views import (
     INSTANCE_ID,
     INSTANCE_NAME,
@@ -55,10 +55,14 @@ class ToolStore:
     """Docker operations on managed containers. Clients are made on demand, with timeouts."""
 
     def __init__(
-        self, docker_factory: DockerFactory | None = None, agent_port: int = DEFAULT_PORT
+        self,
+        docker_factory: DockerFactory | None = None,
+        agent_port: int = DEFAULT_PORT,
+        check_port: int | None = None,
     ) -> None:
         self._factory = docker_factory or default_docker_factory
         self.agent_port = agent_port
+        self.reserved_ports = reserved_ports(agent_port, check_port)
         self._clients: dict[float, docker.DockerClient] = {}
         self._lock = threading.Lock()
 
@@ -153,7 +157,7 @@ class ToolStore:
         name = request.instanceNameOnToolbox
         container_name = container_name_for(name)
         self._refuse_taken(name, container_name)
-        requested = requested_bindings(request, self.agent_port)
+        requested = requested_bindings(request, self.reserved_ports)
         self.ensure_image(request.dockerImageUrl)
         api = self._api(SLOW_TIMEOUT)
         host_config = api.create_host_config(restart_policy={"Name": "unless-stopped"})
@@ -181,7 +185,7 @@ class ToolStore:
             raise ApiError(status, f"Docker refused the container: {exc.explanation}") from None
         info = self._start_new(created["Id"], name)
         published = ports_from_inspect(info.get("NetworkSettings", {}).get("Ports"))
-        return tool_state(info, requested.warnings(self.agent_port, published))
+        return tool_state(info, requested.warnings(published))
 
     def _start_new(self, container_id: str, name: str) -> dict[str, Any]:
         api = self._api(SLOW_TIMEOUT)
