@@ -40,9 +40,10 @@ def _instances(store: ToolStore) -> tuple[list[dict[str, Any]], str | None]:
 
 def public_status(settings: Settings, store: ToolStore, started: float) -> dict[str, Any]:
     """What the backend's tool list reads (it calls without credentials): no ports, env,
-    metrics or configuration."""
+    metrics or configuration, and no Docker error text (`degraded` says enough)."""
     instances, docker_error = _instances(store)
     report = _headline(settings, docker_error, started)
+    report.pop("reason", None)
     report["tool_instances"] = [public_instance(instance) for instance in instances]
     return report
 

@@ -195,14 +195,31 @@ def problems_with(s: DeploySettings) -> list[str]:
             f"setting 'on_failure': {s.on_failure!r} is not one of {', '.join(ON_FAILURE)}"
         )
     for name in OWN_DIRECTORIES:
-        path = PurePosixPath(getattr(s, name))
-        parts = path.parts[1:]
-        if not path.is_absolute() or ".." in parts or not any("dtma" in part for part in parts):
+        if not is_ours(PurePosixPath(getattr(s, name))):
             problems.append(
-                f"setting {name!r}: {str(path)!r} must be an absolute path inside a directory "
-                "of this tool's (a component naming dtma, e.g. /var/lib/dtma-deploy/lock)"
+                f"setting {name!r}: {getattr(s, name)!r} must be an absolute path inside a "
+                "directory of this tool's (a component naming dtma, e.g. /var/lib/dtma-deploy/lock)"
             )
+    # The env file's directory is made root-only (0700): never /etc itself.
+    if not is_ours(PurePosixPath(s.remote_env_file).parent):
+        problems.append(
+            f"setting 'remote_env_file': {s.remote_env_file!r} must be an absolute path in a "
+            "directory of this tool's, which is made root-only (e.g. /etc/dtma/dtma.env)"
+        )
+    # Appended to: only a file named for this tool, never /etc/passwd.
+    audit = PurePosixPath(s.audit_log)
+    if not is_ours(audit) or "dtma" not in audit.name:
+        problems.append(
+            f"setting 'audit_log': {s.audit_log!r} must be an absolute path to a file named for "
+            "this tool (e.g. /var/log/dtma-deploy.log)"
+        )
     return problems
+
+
+def is_ours(path: PurePosixPath) -> bool:
+    """Absolute, no `..`, and some component names this tool (dtma)."""
+    parts = path.parts[1:]
+    return path.is_absolute() and ".." not in parts and any("dtma" in part for part in parts)
 
 
 def digitalocean_token() -> str:

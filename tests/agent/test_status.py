@@ -37,6 +37,13 @@ def test_full_report_when_docker_is_down_is_degraded_with_reason(offline_client)
     assert body["tool_instances"] == []
 
 
+def test_the_public_summary_says_degraded_without_dockers_words(offline_client):
+    body = offline_client.get("/status").json()
+    jsonschema.validate(body, PUBLIC_STATUS_SCHEMA)
+    assert body["status"] == "degraded" and "reason" not in body
+    assert "unreachable" not in str(body)
+
+
 def test_docker_host_variable_is_respected(monkeypatch, settings):
     monkeypatch.setenv("DOCKER_HOST", NO_DOCKER)
     client = TestClient(create_app(settings, heartbeat=False))

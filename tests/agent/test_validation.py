@@ -89,3 +89,31 @@ def test_the_openapi_document_needs_credentials(offline_client):
     document = offline_client.get("/openapi.json", headers=HEADERS)
     assert document.status_code == 200
     assert "/tools/{name}/start" in document.json()["paths"]
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "127.0.0.1:5000/x",
+        "localhost:5000/x:1",
+        "localhost/x",
+        "169.254.169.254/latest/meta-data",  # the cloud's metadata service
+        "10.0.0.2:5000/tool",
+        "192.168.1.9/tool@sha256:" + "a" * 64,
+        "0.0.0.0:80/x",
+    ],
+)
+def test_a_registry_on_the_droplets_own_or_private_network_is_refused(offline_client, image):
+    """The engine would send its requests there for anyone who may deploy a tool."""
+    response = offline_client.post("/tools", json=body_with(dockerImageUrl=image), headers=HEADERS)
+    assert response.status_code == 400, response.text
+    assert "registry" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["x:1", "library/busybox", "ghcr.io/org/tool:1.2", "registry.example:5000/t", "8.8.8.8/x"],
+)
+def test_public_registries_and_hub_names_pass(offline_client, image):
+    response = offline_client.post("/tools", json=body_with(dockerImageUrl=image), headers=HEADERS)
+    assert response.status_code == 503  # through validation, stopped only by the absent engine

@@ -76,11 +76,22 @@ def test_agent_url_default_single_and_per_host():
         ("lock_dir", "relative/dtma/lock", "'lock_dir'"),
         ("stage_dir", "/var/tmp/dtma/../../etc", "'stage_dir'"),
         ("stage_dir", "/tmp", "'stage_dir': '/tmp'"),
+        # The env file's directory is made 0700: /etc/dtma.env would close /etc to all but root.
+        ("remote_env_file", "/etc/dtma.env", "'remote_env_file': '/etc/dtma.env' must be"),
+        ("remote_env_file", "/etc/dtma/../x.env", "'remote_env_file'"),
+        # The audit log is appended to: never a file not named for this tool.
+        ("audit_log", "/etc/passwd", "'audit_log': '/etc/passwd' must be"),
+        ("audit_log", "/var/lib/dtma/../../../etc/passwd", "'audit_log'"),
     ],
 )
 def test_values_that_cannot_work_are_refused_one_line_each(setting, value, said):
     with pytest.raises(SettingsError, match=re.escape(said)):
         merge(environ={f"DTMA_DEPLOY_{setting.upper()}": value})
+
+
+def test_the_default_files_and_folders_are_the_tools_own():
+    s = merge()
+    assert (s.remote_env_file, s.audit_log) == ("/etc/dtma/dtma.env", "/var/log/dtma-deploy.log")
 
 
 def test_every_bad_value_gets_its_own_line():
