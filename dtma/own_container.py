@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from dtma.tool_views import MANAGED_BY
+
 PROMOTED_POLICIES = frozenset({"always", "unless-stopped"})
 ROLE_LABEL, ROLE_AGENT = "dtma.role", "agent"
 DEPLOYED_AT_LABEL = "dtma.deployed_at"
@@ -136,10 +138,19 @@ class Release:
     restart_policy: str
     deployed_at: datetime
     group: str = ""
+    # A container the agent made for a tool: its image's labels may say anything (`dtma.role`
+    # included), the tool label set at create time says what it is.
+    tool: bool = False
 
     @property
     def promoted(self) -> bool:
         return self.restart_policy in PROMOTED_POLICIES
+
+    @property
+    def release(self) -> bool:
+        """What the deploy made: an agent release, never a tool dressed as one (the agent sets
+        the tool label at create time, over anything its image says)."""
+        return not self.tool
 
     @classmethod
     def from_inspect(cls, info: Mapping[str, Any]) -> Release:
@@ -152,6 +163,7 @@ class Release:
             restart_policy=policy,
             deployed_at=when or datetime.min.replace(tzinfo=UTC),
             group=labels.get(GROUP_LABEL, ""),
+            tool=MANAGED_BY in labels,
         )
 
 
@@ -164,6 +176,7 @@ def newer_promoted_release(me: Release, others: list[Release]) -> Release | None
         other
         for other in others
         if other.id != me.id
+        and other.release
         and other.promoted
         and other.group == me.group
         and (other.deployed_at, other.id) > (me.deployed_at, me.id)

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 
 from dtma.config import REQUIRED
+from dtma.tool_views import MANAGED_BY
 from tasks.commands import docker, scripts
 from tasks.commands.shell import chain
 from tasks.envfile import EnvFile
@@ -145,13 +146,18 @@ def relink(remote: Remote, target: str, links: tuple[tuple[str, str], ...]) -> N
 
 
 def forwarder(remote: Remote) -> ContainerState | None:
+    """The relay an adoption left. A tool image may carry the relay's labels: a container the
+    agent made for a tool (it carries the agent's tool label) is never the relay."""
     listed = remote.run(
         ["docker", "ps", "-a", "--filter", f"label=dtma.role={FORWARDER_ROLE}", "-q"],
         step="rollback",
         check=False,
     )
-    ids = listed.stdout.split()
-    return read_container(remote, ids[0], step="rollback") if ids else None
+    for container_id in listed.stdout.split():
+        state = read_container(remote, container_id, step="rollback")
+        if state and MANAGED_BY not in state.labels:
+            return state
+    return None
 
 
 def give_back(

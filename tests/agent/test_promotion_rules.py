@@ -115,3 +115,27 @@ def test_decision_at_start():
     assert newest.promoted and newest.yield_to is None
     older = decide_at_start(Engine(answers), ID_A)
     assert older.promoted and older.yield_to is not None and older.yield_to.id == ID_B
+
+
+def test_a_tool_dressed_as_a_newer_release_never_makes_the_agent_step_aside():
+    """A tool image may carry `dtma.role=agent` (an image's labels land on its container): the
+    container the agent made for it carries the tool label all the same."""
+    me = release(ID_A, "unless-stopped", "2026-11-28T10:00:00Z")
+    info = {
+        "Id": ID_B,
+        "Name": "/tool-1",
+        "Config": {
+            "Labels": {
+                "dtma.role": "agent",
+                "dtma.deployed_at": "2030-01-01T00:00:00Z",
+                "agentopia.managed_by": "dtma",
+            }
+        },
+        "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}, "NetworkMode": "bridge"},
+    }
+    dressed = Release.from_inspect(info)
+    assert dressed.tool and not dressed.release
+    assert newer_promoted_release(me, [dressed]) is None
+    # A real newer release (no tool label) still wins.
+    info["Config"]["Labels"].pop("agentopia.managed_by")
+    assert newer_promoted_release(me, [Release.from_inspect(info)]).id == ID_B
