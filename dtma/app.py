@@ -48,7 +48,12 @@ def create_app(
 
     /docs and /redoc are off; /openapi.json needs credentials like the tool routes."""
     settings = settings or Settings.from_env()
-    store = ToolStore(docker_factory, agent_port=settings.port, check_port=settings.check_port)
+    store = ToolStore(
+        docker_factory,
+        agent_port=settings.port,
+        check_port=settings.check_port,
+        private_registries=settings.private_registries,
+    )
     started = time.monotonic()
 
     @asynccontextmanager

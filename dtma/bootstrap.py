@@ -24,6 +24,13 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Message, Receive, Send], Awaitable[None]]
 HEALTH_BODY = b'{"status":"ok"}'
+MAX_HEADER_BYTES = 16 * 1024
+
+
+def header_bytes(scope: Message) -> int:
+    """A request's line and headers as they came on the wire (": " and CRLF included)."""
+    size = sum(len(name) + len(value) + 4 for name, value in scope.get("headers", []))
+    return size + len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + 16
 
 
 async def answer_health(send: Send) -> None:
@@ -33,6 +40,17 @@ async def answer_health(send: Send) -> None:
     ]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": HEALTH_BODY})
+
+
+async def answer_headers_too_large(send: Send) -> None:
+    body = b'{"error":"request headers over %d bytes"}' % MAX_HEADER_BYTES
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 431, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def answer_unavailable(send: Send) -> None:
@@ -84,6 +102,10 @@ class DeferredApp:
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
+        # h11 bounds a header block only while it is incomplete: one that came whole is
+        # counted here, before anything else (every path, /health included).
+        if scope["type"] == "http" and header_bytes(scope) > MAX_HEADER_BYTES:
+            return await answer_headers_too_large(send)
         if self._app is None:
             if scope["type"] == "http" and scope["path"] == "/health":
                 return await answer_health(send)

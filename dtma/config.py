@@ -29,6 +29,9 @@ class Settings:
     # SIGTERM: listeners close at once, accepted connections are served this long, then uvicorn
     # stops gracefully.
     drain_grace: float = DEFAULT_DRAIN_GRACE
+    # Registries on loopback, link-local or private addresses tools may still be pulled from
+    # (DTMA_PRIVATE_REGISTRIES=10.0.0.5:5000,…: a registry on the droplets' own network).
+    private_registries: frozenset[str] = frozenset()
     invalid: tuple[str, ...] = ()
 
     @classmethod
@@ -62,6 +65,11 @@ class Settings:
             version=env.get("DTMA_VERSION", "").strip() or __version__,
             check_port=check_port,
             drain_grace=grace,
+            private_registries=frozenset(
+                word.strip()
+                for word in env.get("DTMA_PRIVATE_REGISTRIES", "").split(",")
+                if word.strip()
+            ),
             invalid=tuple(invalid),
         )
 

@@ -180,35 +180,3 @@ class CreateToolRequest(BaseModel):
         if problem := name_problem(value):
             raise ValueError(problem)
         return value
-
-    @field_validator("dockerImageUrl")
-    @classmethod
-    def _a_public_registry(cls, value: str) -> str:
-        if problem := registry_problem(value):
-            raise ValueError(problem)
-        return value
-
-
-def registry_host(reference: str) -> str | None:
-    """The registry an image reference names (`reg:5000/x` -> `reg`), None for Docker Hub's."""
-    first, slash, _ = reference.partition("/")
-    if not slash or not ("." in first or ":" in first or first == "localhost"):
-        return None
-    return first.rsplit(":", 1)[0] if first.count(":") == 1 else first
-
-
-def registry_problem(reference: str) -> str | None:
-    """A pull from the droplet's own loopback, link-local or private network would make the
-    engine send requests there for anyone who may deploy a tool (and echo what came back)."""
-    host = registry_host(reference)
-    if host is None:
-        return None
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return f"registry {host} is this droplet itself: pull from a public registry"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None  # a name: the registry's DNS decides, as for any pull
-    if address.is_loopback or address.is_link_local or address.is_private or address.is_unspecified:
-        return f"registry {host} is a loopback, link-local or private address: not pulled from"
-    return None

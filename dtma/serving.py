@@ -4,23 +4,28 @@
   no such deadline of its own: a client could connect and send nothing, forever);
 - IDLE_SECONDS: a kept-alive connection with no new request is closed (uvicorn's keep-alive);
 - MAX_CONNECTIONS: past this many connections and requests in flight, uvicorn answers 503;
-- MAX_HEADER_BYTES: headers larger than this are refused (h11).
+- MAX_HEADER_BYTES: an incomplete header block larger than this is refused (h11); a complete
+  one is counted by `dtma.bootstrap` (431);
+- PER_ADDRESS: one address holds at most half of them (more are closed at once), so idle or
+  slow clients of one address can never take the slot the backend's one /status needs.
 Bodies are capped and credentials checked before a body is read by `dtma.guard`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import secrets
 import socket
 import sys
+from typing import ClassVar
 
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from dtma.agent_server import AgentServer, Handover
-from dtma.bootstrap import App, DeferredApp
+from dtma.bootstrap import MAX_HEADER_BYTES, App, DeferredApp
 from dtma.config import Settings
 from dtma.contract import INSTANCE_HEADER
 from dtma.listeners import BACKLOG
@@ -30,13 +35,16 @@ GRACE_SECONDS = 5
 HEADER_SECONDS = 10.0
 IDLE_SECONDS = 5
 MAX_CONNECTIONS = 100
-MAX_HEADER_BYTES = 16 * 1024
+PER_ADDRESS = MAX_CONNECTIONS // 2
 
 
 class H11WithHeaderDeadline(H11Protocol):
-    """uvicorn's h11 protocol, plus a deadline for each request's headers."""
+    """uvicorn's h11 protocol, plus a deadline for each request's headers and a cap on the
+    connections of one address."""
 
     _header_deadline: asyncio.TimerHandle | None = None
+    _address: str | None = None
+    per_address: ClassVar[collections.Counter[str]] = collections.Counter()  # one loop a process
 
     def _arm(self) -> None:
         self._disarm()
@@ -56,6 +64,14 @@ class H11WithHeaderDeadline(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else None
+        if address is not None and self.per_address[address] >= PER_ADDRESS:
+            transport.close()  # connection_lost follows; nothing was counted for it
+            return
+        if address is not None:
+            self._address = address
+            self.per_address[address] += 1
         self._arm()
 
     def handle_events(self) -> None:
@@ -70,6 +86,11 @@ class H11WithHeaderDeadline(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._address is not None:
+            self.per_address[self._address] -= 1
+            if self.per_address[self._address] <= 0:
+                del self.per_address[self._address]
+            self._address = None
         super().connection_lost(exc)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import docker
@@ -19,6 +19,7 @@ from dtma.errors import ApiError
 from dtma.models import CreateToolRequest
 from dtma.names import NAME_RULE, container_name_for, is_docker_name, is_reserved, name_problem
 from dtma.port_bindings import requested_bindings, reserved_ports
+from dtma.registries import registry_problem
 from dtma.tool_views import (
     INSTANCE_ID,
     INSTANCE_NAME,
@@ -59,10 +60,12 @@ class ToolStore:
         docker_factory: DockerFactory | None = None,
         agent_port: int = DEFAULT_PORT,
         check_port: int | None = None,
+        private_registries: Collection[str] = (),
     ) -> None:
         self._factory = docker_factory or default_docker_factory
         self.agent_port = agent_port
         self.reserved_ports = reserved_ports(agent_port, check_port)
+        self.private_registries = frozenset(private_registries)
         self._clients: dict[float, docker.DockerClient] = {}
         self._lock = threading.Lock()
 
@@ -154,6 +157,8 @@ class ToolStore:
             raise ApiError(409, f"container name {container_name} is already in use")
 
     def create(self, request: CreateToolRequest) -> dict[str, Any]:
+        if problem := registry_problem(request.dockerImageUrl, self.private_registries):
+            raise ApiError(400, problem)
         name = request.instanceNameOnToolbox
         container_name = container_name_for(name)
         self._refuse_taken(name, container_name)

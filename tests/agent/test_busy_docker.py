@@ -61,7 +61,11 @@ def registry() -> Iterator[SilentRegistry]:
 
 @pytest.fixture
 def agent(tmp_path: Path, registry: SilentRegistry) -> Iterator:
-    env = {"DTMA_BEARER_TOKEN": DROPLET_TOKEN, "BACKEND_TO_DTMA_API_KEY": BACKEND_KEY}
+    env = {
+        "DTMA_BEARER_TOKEN": DROPLET_TOKEN,
+        "BACKEND_TO_DTMA_API_KEY": BACKEND_KEY,
+        "DTMA_PRIVATE_REGISTRIES": f"127.0.0.1:{registry.port}",  # refused otherwise
+    }
     process = start_agent(env, tmp_path / "agent.log")
     try:
         yield process

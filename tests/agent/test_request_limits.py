@@ -217,15 +217,27 @@ def test_a_client_with_its_headers_in_time_is_answered(bare_server):
         assert conn.recv(100).startswith(b"HTTP/1.1 200")
 
 
+def connect_from(address: str, port: int) -> socket.socket:
+    """A connection to the agent from another loopback address (127.0.0.0/8 is all ours)."""
+    return socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(address, 0))
+
+
+def answer_of(conn: socket.socket, request: bytes) -> bytes:
+    conn.sendall(request)
+    return conn.recv(100)
+
+
 @pytest.mark.e2e
 def test_past_the_connection_limit_the_agent_answers_503_and_recovers(agent):
+    """Many addresses, each under its own cap, together past the agent's limit."""
     port = int(agent.base_url.rsplit(":", 1)[1])
-    held = [socket.create_connection(("127.0.0.1", port), timeout=10)]
+    addresses = [f"127.0.0.{n}" for n in range(2, 9)]  # 7 addresses x 15 > MAX_CONNECTIONS
+    held = []
     try:
-        for _ in range(serving.MAX_CONNECTIONS):
-            held.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        for i in range(serving.MAX_CONNECTIONS + 1):
+            held.append(connect_from(addresses[i % len(addresses)], port))
         time.sleep(0.5)  # let the agent accept them all
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as extra:
+        with connect_from("127.0.0.9", port) as extra:
             extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
             assert extra.recv(100).startswith(b"HTTP/1.1 503")
     finally:
@@ -239,3 +251,42 @@ def test_past_the_connection_limit_the_agent_answers_503_and_recovers(agent):
                 break
         assert time.monotonic() < deadline, "the agent did not serve again within 30 s"
         time.sleep(0.1)
+
+
+@pytest.mark.e2e
+def test_idle_connections_of_one_address_leave_the_backends_status_served(agent):
+    """Hundreds of idle connections from one address hold at most PER_ADDRESS (half) of the
+    slots: the backend's one keyed /status, from another address, is answered."""
+    port = int(agent.base_url.rsplit(":", 1)[1])
+    held = []
+    try:
+        for _ in range(300):
+            with contextlib.suppress(OSError):  # past the cap: closed, or reset at once
+                held.append(connect_from("127.0.0.2", port))
+        time.sleep(0.5)
+        keyed = (
+            b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Authorization: Bearer " + BACKEND_KEY.encode() + b"\r\n\r\n"
+        )
+        for _ in range(30):  # every try, as the backend's one try would be
+            with connect_from("127.0.0.3", port) as backend:
+                assert answer_of(backend, keyed).startswith(b"HTTP/1.1 200")
+        # one more of that address is closed at once, not served or held
+        with connect_from("127.0.0.2", port) as more:
+            try:
+                said = answer_of(more, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            except ConnectionResetError:
+                said = b""
+            assert said == b""
+    finally:
+        for conn in held:
+            conn.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("size", [17 * 1024, 100 * 1024])
+def test_the_agent_answers_431_to_oversized_headers_sent_in_one_piece(agent, size):
+    port = int(agent.base_url.rsplit(":", 1)[1])
+    request = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"x" * size + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        assert answer_of(conn, request).startswith(b"HTTP/1.1 431")

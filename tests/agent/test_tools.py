@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from dtma.app import create_app
 from dtma.tools import INSTANCE_ID, INSTANCE_NAME, MANAGED_BY
-from tests.agent.conftest import BACKEND_KEY, DROPLET_TOKEN, auth, free_port
+from tests.agent.conftest import BACKEND_KEY, DROPLET_TOKEN, auth, free_port, settings_for
 from tests.support.readiness import answer, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -138,7 +138,10 @@ def test_host_port_in_use_is_409_and_leaves_nothing(client, docker_client, tool_
     assert docker_client.containers.list(all=True, filters={"name": f"^/{tool_name}$"}) == []
 
 
-def test_unpullable_image_is_502_with_dockers_reason(client, docker_client, tool_name):
+def test_unpullable_image_is_502_with_dockers_reason(docker_client, tool_name):
+    # A registry on loopback is refused unless named as a private one: this one is.
+    settings = settings_for(DTMA_PRIVATE_REGISTRIES="127.0.0.1:1")
+    client = TestClient(create_app(settings, heartbeat=False))
     body = create_body("127.0.0.1:1/nope:latest", tool_name)
     response = client.post("/tools", json=body, headers=HEADERS)
     assert response.status_code == 502, response.text

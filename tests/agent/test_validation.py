@@ -117,3 +117,13 @@ def test_a_registry_on_the_droplets_own_or_private_network_is_refused(offline_cl
 def test_public_registries_and_hub_names_pass(offline_client, image):
     response = offline_client.post("/tools", json=body_with(dockerImageUrl=image), headers=HEADERS)
     assert response.status_code == 503  # through validation, stopped only by the absent engine
+
+
+def test_a_private_registry_named_in_the_settings_is_pulled_from():
+    from dtma.registries import registry_problem
+
+    allowed = {"10.0.0.2:5000", "192.168.1.9"}
+    assert registry_problem("10.0.0.2:5000/tool", allowed) is None
+    assert registry_problem("192.168.1.9/tool", allowed) is None
+    assert registry_problem("10.0.0.2:5001/tool", allowed) is not None
+    assert "DTMA_PRIVATE_REGISTRIES" in registry_problem("127.0.0.1:5000/x")
