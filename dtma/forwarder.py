@@ -12,6 +12,8 @@ restart with live-restore, which adoption does).
   client's connection is closed.
 - Half-close: when one side ends its sending, the other side is told (EOF), and the relay goes
   on the other way until that side ends too.
+- At most MAX_RELAYS connections at once (one more is closed at once), and a connection on which
+  nothing moved either way for IDLE_SECONDS is closed: idle clients cannot pile up.
 - SIGTERM or SIGINT: stop listening, close the relayed connections, exit 0.
 """
 
@@ -33,6 +35,8 @@ GATEWAY = "gateway"
 RETRY_SECONDS = 0.05
 RETRY_FOR_SECONDS = 3.0
 CHUNK = 64 * 1024
+MAX_RELAYS = 64
+IDLE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class ForwardSettings:
     port: int
     target_host: str
     target_port: int
+    max_relays: int = MAX_RELAYS
+    idle_seconds: float = IDLE_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ForwardSettings:
@@ -47,7 +53,11 @@ class ForwardSettings:
         host, _, target_port = (env.get("DTMA_FORWARD_TARGET") or DEFAULT_TARGET).rpartition(":")
         if not host or not target_port.isdigit():
             raise ValueError("DTMA_FORWARD_TARGET must be HOST:PORT")
-        return cls(port, host.strip("[]"), int(target_port))
+        relays = int(env.get("DTMA_FORWARD_MAX_CONNECTIONS") or MAX_RELAYS)
+        idle = float(env.get("DTMA_FORWARD_IDLE_SECONDS") or IDLE_SECONDS)
+        if relays < 1 or not idle > 0:
+            raise ValueError("DTMA_FORWARD_MAX_CONNECTIONS and _IDLE_SECONDS must be above 0")
+        return cls(port, host.strip("[]"), int(target_port), relays, idle)
 
 
 def default_gateway(routes: str = "/proc/net/route") -> str:
@@ -78,10 +88,38 @@ async def connect_upstream(
         await asyncio.sleep(RETRY_SECONDS)
 
 
-async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    """Copy until EOF, then pass the EOF on (half-close)."""
+class Activity:
+    """When bytes last moved on a relayed connection, either way."""
+
+    def __init__(self, idle_seconds: float = IDLE_SECONDS) -> None:
+        self.idle_seconds = idle_seconds
+        self.last = asyncio.get_running_loop().time()
+
+    def idle_for(self) -> float:
+        return asyncio.get_running_loop().time() - self.last
+
+
+async def read_while_active(source: asyncio.StreamReader, activity: Activity) -> bytes:
+    """The next chunk; ConnectionError once nothing moved either way for its idle time."""
+    while True:
+        wait = max(0.01, activity.idle_seconds - activity.idle_for())
+        try:
+            data = await asyncio.wait_for(source.read(CHUNK), wait)
+        except TimeoutError:
+            if activity.idle_for() >= activity.idle_seconds:
+                raise ConnectionError("idle") from None
+            continue
+        activity.last = asyncio.get_running_loop().time()
+        return data
+
+
+async def pipe(
+    source: asyncio.StreamReader, sink: asyncio.StreamWriter, activity: Activity | None = None
+) -> None:
+    """Copy until EOF, then pass the EOF on (half-close); an idle connection is closed."""
+    activity = activity or Activity()
     try:
-        while data := await source.read(CHUNK):
+        while data := await read_while_active(source, activity):
             sink.write(data)
             await sink.drain()
         if sink.can_write_eof() and not sink.is_closing():
@@ -98,13 +136,19 @@ class Forwarder:
     async def relay(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter):
         task = asyncio.current_task()
         assert task is not None
+        if len(self._relays) >= self.settings.max_relays:
+            client_out.close()
+            return
         self._relays.add(task)
         upstream = None
         try:
             upstream = await connect_upstream(self.settings)
             if upstream is not None:
                 up_in, up_out = upstream
-                await asyncio.gather(pipe(client_in, up_out), pipe(up_in, client_out))
+                activity = Activity(self.settings.idle_seconds)
+                await asyncio.gather(
+                    pipe(client_in, up_out, activity), pipe(up_in, client_out, activity)
+                )
         finally:
             self._relays.discard(task)
             for writer in (client_out, upstream[1] if upstream else None):

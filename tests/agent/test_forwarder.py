@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,8 +43,13 @@ class EchoServer:
         self.listener.close()
 
 
-@pytest.fixture
-def forwarder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int, int, Path]]:
+Running = tuple[subprocess.Popen, int, int, Path]  # the process, its port, its target, its log
+
+
+@contextlib.contextmanager
+def running_forwarder(
+    tmp_path: Path, **env: str
+) -> Iterator[tuple[subprocess.Popen, int, int, Path]]:
     """The forwarder on a free port, relaying to another free port where nothing listens yet."""
     port, target = free_port(), free_port()
     log_path = tmp_path / "forwarder.log"
@@ -52,6 +58,7 @@ def forwarder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int, int, Path
         "PYTHONPATH": str(REPO),
         "DTMA_FORWARD_PORT": str(port),
         "DTMA_FORWARD_TARGET": f"127.0.0.1:{target}",
+        **env,
     }
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -64,6 +71,12 @@ def forwarder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int, int, Path
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def forwarder(tmp_path: Path) -> Iterator[Running]:
+    with running_forwarder(tmp_path) as running:
+        yield running
 
 
 def exchange(port: int, data: bytes) -> bytes:
@@ -122,3 +135,27 @@ def test_the_gateway_is_read_from_the_routing_table(tmp_path):
     assert default_gateway(str(routes)) == "172.18.0.1"
     routes.write_text("Iface\tDestination\tGateway\n")
     assert default_gateway(str(routes)) == ""
+
+
+def test_idle_clients_cannot_pile_up(tmp_path):
+    """Past its cap a connection is closed at once; one on which nothing moves is closed
+    after the idle time (here 5 and 1 s)."""
+    extra = {"DTMA_FORWARD_MAX_CONNECTIONS": "5", "DTMA_FORWARD_IDLE_SECONDS": "1"}
+    with running_forwarder(tmp_path, **extra) as (_, port, target, _):
+        upstream = EchoServer(target)  # answers only after the client's EOF: silent meanwhile
+        clients = []
+        try:
+            for _ in range(20):
+                clients.append(socket.create_connection(("127.0.0.1", port), timeout=15))
+                time.sleep(0.02)  # in order: the first five are the ones relayed
+            began = time.monotonic()
+            past_the_cap = [read_all(client) for client in clients[5:]]  # b"": closed
+            closed_at_once = time.monotonic() - began
+            relayed = [read_all(client) for client in clients[:5]]
+            held = time.monotonic() - began
+        finally:
+            for client in clients:
+                client.close()
+            upstream.close()
+    assert past_the_cap == [b""] * 15 and closed_at_once < 0.5, closed_at_once
+    assert relayed == [b""] * 5 and 0.5 < held < 10, held  # closed after the idle second
