@@ -36,7 +36,9 @@ RETRY_SECONDS = 0.05
 RETRY_FOR_SECONDS = 3.0
 CHUNK = 64 * 1024
 MAX_RELAYS = 64
-IDLE_SECONDS = 30.0
+# Longer than any request the backend waits on in silence (a tool's image pull: the agent's
+# Docker calls allow 300 s per read), so only a connection nobody uses is cut.
+IDLE_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
