@@ -53,6 +53,7 @@ def create_app(
         agent_port=settings.port,
         check_port=settings.check_port,
         private_registries=settings.private_registries,
+        limits=settings.tool_limits,
     )
     started = time.monotonic()
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dtma import __version__
+from dtma.tool_limits import ToolLimits
 
 REQUIRED = ("DTMA_BEARER_TOKEN", "BACKEND_TO_DTMA_API_KEY", "AGENTOPIA_API_BASE_URL")
 DEFAULT_PORT = 30000
@@ -32,6 +33,7 @@ class Settings:
     # Registries on loopback, link-local or private addresses tools may still be pulled from
     # (DTMA_PRIVATE_REGISTRIES=10.0.0.5:5000,…: a registry on the droplets' own network).
     private_registries: frozenset[str] = frozenset()
+    tool_limits: ToolLimits = field(default_factory=ToolLimits)
     invalid: tuple[str, ...] = ()
 
     @classmethod
@@ -52,6 +54,7 @@ class Settings:
         if check_port is not None and not 0 < check_port < 65536:
             invalid.append("DTMA_CHECK_PORT")
             check_port = None
+        limits = ToolLimits.from_env(env, invalid)
         grace = _number(env, "DTMA_DRAIN_GRACE", DEFAULT_DRAIN_GRACE, float, invalid)
         if not 0 <= grace <= 5:
             invalid.append("DTMA_DRAIN_GRACE")
@@ -70,6 +73,7 @@ class Settings:
                 for word in env.get("DTMA_PRIVATE_REGISTRIES", "").split(",")
                 if word.strip()
             ),
+            tool_limits=limits,
             invalid=tuple(invalid),
         )
 

@@ -20,6 +20,7 @@ from dtma.models import CreateToolRequest
 from dtma.names import NAME_RULE, container_name_for, is_docker_name, is_reserved, name_problem
 from dtma.port_bindings import requested_bindings, reserved_ports
 from dtma.registries import registry_problem
+from dtma.tool_limits import ToolLimits
 from dtma.tool_views import (
     INSTANCE_ID,
     INSTANCE_NAME,
@@ -61,11 +62,13 @@ class ToolStore:
         agent_port: int = DEFAULT_PORT,
         check_port: int | None = None,
         private_registries: Collection[str] = (),
+        limits: ToolLimits | None = None,
     ) -> None:
         self._factory = docker_factory or default_docker_factory
         self.agent_port = agent_port
         self.reserved_ports = reserved_ports(agent_port, check_port)
         self.private_registries = frozenset(private_registries)
+        self.limits = limits or ToolLimits()
         self._clients: dict[float, docker.DockerClient] = {}
         self._lock = threading.Lock()
 
@@ -157,15 +160,20 @@ class ToolStore:
             raise ApiError(409, f"container name {container_name} is already in use")
 
     def create(self, request: CreateToolRequest) -> dict[str, Any]:
-        if problem := registry_problem(request.dockerImageUrl, self.private_registries):
+        requested = requested_bindings(request, self.reserved_ports)
+        problem = registry_problem(request.dockerImageUrl, self.private_registries)
+        if problem := problem or self.limits.ports_problem(requested.bindings):
             raise ApiError(400, problem)
         name = request.instanceNameOnToolbox
         container_name = container_name_for(name)
         self._refuse_taken(name, container_name)
-        requested = requested_bindings(request, self.reserved_ports)
+        if len(self.list_instances()) >= self.limits.max_tools:
+            cause = f"this droplet runs {self.limits.max_tools} tools, the most it takes"
+            raise ApiError(409, f"{cause} (DTMA_MAX_TOOLS in the agent's env file)")
         self.ensure_image(request.dockerImageUrl)
         api = self._api(SLOW_TIMEOUT)
         host_config = api.create_host_config(restart_policy={"Name": "unless-stopped"})
+        host_config.update(self.limits.host_config())
         host_config["PortBindings"] = requested.bindings
         override = request.baseConfigOverrideJson
         try:

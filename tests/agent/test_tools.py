@@ -166,3 +166,26 @@ def test_unlabelled_container_is_never_touched(client, docker_client, tool_image
     foreign.reload()
     assert foreign.status == "running"
     assert listed(client, tool_name) is None
+
+
+def test_a_tool_runs_bounded_and_a_droplet_takes_only_so_many(docker_client, tool_image, tool_name):
+    """Memory (no swap beyond), processes, rotated logs, no new privileges; past DTMA_MAX_TOOLS
+    a create is 409 and nothing is made."""
+    running = len(docker_client.containers.list(all=True, filters={"label": MANAGED_BY}))
+    settings = settings_for(DTMA_TOOL_MEMORY_MB="128", DTMA_MAX_TOOLS=str(running + 1))
+    client = TestClient(create_app(settings, heartbeat=False))
+    created = client.post("/tools", json=create_body(tool_image, tool_name), headers=HEADERS)
+    assert created.status_code == 201, created.text
+    host = docker_client.containers.get(created.json()["container_id"]).attrs["HostConfig"]
+    assert host["Memory"] == host["MemorySwap"] == 128 * 1024 * 1024
+    assert host["PidsLimit"] == 512
+    assert host["LogConfig"] == {
+        "Type": "json-file",
+        "Config": {"max-file": "3", "max-size": "10m"},
+    }
+    assert host["SecurityOpt"] == ["no-new-privileges"]
+    one_more = client.post(
+        "/tools", json=create_body(tool_image, f"{tool_name}-2"), headers=HEADERS
+    )
+    assert one_more.status_code == 409 and "DTMA_MAX_TOOLS" in one_more.json()["error"]
+    assert docker_client.containers.list(all=True, filters={"name": f"^/{tool_name}-2$"}) == []

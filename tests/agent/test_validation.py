@@ -127,3 +127,24 @@ def test_a_private_registry_named_in_the_settings_is_pulled_from():
     assert registry_problem("192.168.1.9/tool", allowed) is None
     assert registry_problem("10.0.0.2:5001/tool", allowed) is not None
     assert "DTMA_PRIVATE_REGISTRIES" in registry_problem("127.0.0.1:5000/x")
+
+
+def test_a_request_binding_more_host_ports_than_allowed_is_refused(offline_client):
+    """25 bindings once started 25 docker-proxy processes; ~20,000 fit in the body."""
+    bindings = {f"{8000 + n}/tcp": [{"HostPort": str(20000 + n)}] for n in range(10_000)}
+    override = {"HostConfig": {"PortBindings": bindings}}
+    response = offline_client.post("/tools", json=body_with(override), headers=HEADERS)
+    assert response.status_code == 400, response.text[:300]
+    assert "10000 port bindings asked, at most 16" in response.json()["error"]
+
+
+def test_tool_limits_come_from_the_env_file_and_bad_values_are_named():
+    from dtma.config import Settings
+
+    settings = Settings.from_env({"DTMA_TOOL_MEMORY_MB": "256", "DTMA_MAX_TOOLS": "zero"})
+    assert settings.tool_limits.memory_mb == 256 and settings.tool_limits.max_tools == 50
+    assert "DTMA_MAX_TOOLS" in settings.invalid
+    config = settings.tool_limits.host_config()
+    assert config["Memory"] == config["MemorySwap"] == 256 * 1024 * 1024
+    assert config["PidsLimit"] == 512 and config["SecurityOpt"] == ["no-new-privileges"]
+    assert config["LogConfig"]["Config"] == {"max-size": "10m", "max-file": "3"}
