@@ -76,7 +76,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings, app.state.store, app.state.started = settings, store, started
-    app.state.docker_work = DockerWork()
+    app.state.docker_work = DockerWork(pull_deadline=settings.pull_deadline)
     app.state.heartbeat_enabled = heartbeat
     install_error_handlers(app)
     app.include_router(router)

@@ -13,6 +13,7 @@ REQUIRED = ("DTMA_BEARER_TOKEN", "BACKEND_TO_DTMA_API_KEY", "AGENTOPIA_API_BASE_
 DEFAULT_PORT = 30000
 DEFAULT_HEARTBEAT_INTERVAL = 60.0
 DEFAULT_DRAIN_GRACE = 0.5
+DEFAULT_PULL_DEADLINE = 120.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Settings:
     # (DTMA_PRIVATE_REGISTRIES=10.0.0.5:5000,…: a registry on the droplets' own network).
     private_registries: frozenset[str] = frozenset()
     tool_limits: ToolLimits = field(default_factory=ToolLimits)
+    pull_deadline: float = DEFAULT_PULL_DEADLINE  # a tool's image pull answers 504 past it
     invalid: tuple[str, ...] = ()
 
     @classmethod
@@ -55,6 +57,12 @@ class Settings:
             invalid.append("DTMA_CHECK_PORT")
             check_port = None
         limits = ToolLimits.from_env(env, invalid)
+        pull_deadline = _number(
+            env, "DTMA_PULL_DEADLINE_SECONDS", DEFAULT_PULL_DEADLINE, float, invalid
+        )
+        if not 0 < pull_deadline < 3600:
+            invalid.append("DTMA_PULL_DEADLINE_SECONDS")
+            pull_deadline = DEFAULT_PULL_DEADLINE
         grace = _number(env, "DTMA_DRAIN_GRACE", DEFAULT_DRAIN_GRACE, float, invalid)
         if not 0 <= grace <= 5:
             invalid.append("DTMA_DRAIN_GRACE")
@@ -74,6 +82,7 @@ class Settings:
                 if word.strip()
             ),
             tool_limits=limits,
+            pull_deadline=pull_deadline,
             invalid=tuple(invalid),
         )
 

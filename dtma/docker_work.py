@@ -1,7 +1,11 @@
-"""Docker work off the event loop, in two bounded pools, so that `/health` never starves.
+"""Docker work off the event loop, in three bounded pools, so that `/health` never starves.
 
-- slow: pulls, create, start, stop, delete. At most `slow_limit` at once; one more is refused at
-  once with 429 and `Retry-After` instead of queueing behind pulls that may hang for minutes.
+- pulls: a tool's image, fetched before its container is made. At most `pull_limit` at once
+  (one more: 429 with `Retry-After`); a pull not done within `pull_deadline` is answered 504
+  (Docker's own read timeout ends it later, its slot free only then). Pulls from a registry
+  that never answers hold only these slots.
+- slow: create, start, stop, delete. At most `slow_limit` at once; one more is refused at once
+  with 429 and `Retry-After` instead of queueing.
 - quick: list and inspect (each bounded by the client's 5 s timeout), for `/status` and
   `GET /tools`; they never wait behind slow work.
 
@@ -22,6 +26,7 @@ from dtma.errors import ApiError
 
 T = TypeVar("T")
 SLOW_LIMIT = 8
+PULL_LIMIT = 4
 QUICK_WORKERS = 4
 RETRY_AFTER_SECONDS = 5
 
@@ -76,22 +81,19 @@ class DaemonPool:
         return await future
 
 
-class DockerWork:
-    def __init__(self, slow_limit: int = SLOW_LIMIT, quick_workers: int = QUICK_WORKERS) -> None:
-        self.slow_limit = slow_limit
-        self._slots = threading.BoundedSemaphore(slow_limit)
-        self._slow = DaemonPool("dtma-docker-slow", slow_limit)
-        self._quick = DaemonPool("dtma-docker-quick", quick_workers)
+class BoundedPool:
+    """A daemon pool whose jobs each hold a slot; no free slot is a 429 at once."""
 
-    async def quick(self, call: Callable[[], T]) -> T:
-        return await self._quick.run(call)
+    def __init__(self, name: str, limit: int, busy: str) -> None:
+        self.limit, self.busy = limit, busy
+        self._slots = threading.BoundedSemaphore(limit)
+        self._pool = DaemonPool(name, limit)
 
-    async def slow(self, call: Callable[[], T]) -> T:
+    async def run(self, call: Callable[[], T]) -> T:
         if not self._slots.acquire(blocking=False):
             raise ApiError(
                 429,
-                f"{self.slow_limit} Docker operations (pulls, starts, stops) are already in "
-                f"progress on this droplet; retry in {RETRY_AFTER_SECONDS} s",
+                f"{self.busy}; retry in {RETRY_AFTER_SECONDS} s",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
 
@@ -101,4 +103,33 @@ class DockerWork:
             finally:  # the slot is free when the work is done, not when the caller gives up
                 self._slots.release()
 
-        return await self._slow.run(bounded)
+        return await self._pool.run(bounded)
+
+
+class DockerWork:
+    def __init__(
+        self,
+        slow_limit: int = SLOW_LIMIT,
+        quick_workers: int = QUICK_WORKERS,
+        pull_limit: int = PULL_LIMIT,
+        pull_deadline: float = 120.0,
+    ) -> None:
+        self.slow_limit, self.pull_deadline = slow_limit, pull_deadline
+        busy = f"{slow_limit} Docker operations (creates, starts, stops, deletes) are already in "
+        self._slow = BoundedPool("dtma-docker-slow", slow_limit, busy + "progress on this droplet")
+        busy = f"{pull_limit} image pulls are already in progress on this droplet"
+        self._pulls = BoundedPool("dtma-docker-pull", pull_limit, busy)
+        self._quick = DaemonPool("dtma-docker-quick", quick_workers)
+
+    async def quick(self, call: Callable[[], T]) -> T:
+        return await self._quick.run(call)
+
+    async def slow(self, call: Callable[[], T]) -> T:
+        return await self._slow.run(call)
+
+    async def pull(self, call: Callable[[], T]) -> T:
+        try:
+            return await asyncio.wait_for(self._pulls.run(call), self.pull_deadline)
+        except TimeoutError:
+            cause = f"the image pull did not finish within {self.pull_deadline:g} s"
+            raise ApiError(504, f"{cause} (its registry is slow or does not answer)") from None

@@ -106,7 +106,11 @@ async def list_tools(request: Request) -> dict[str, Any]:
 @router.post("/tools", status_code=201, response_model=CreatedTool, responses=CREATE_ERRORS)
 async def create_tool(body: CreateToolRequest, request: Request) -> dict[str, Any]:
     """Pull the image if missing, create and start the container (restart unless-stopped)."""
-    return await _work(request).slow(lambda: _store(request).create(body))
+    store, work = _store(request), _work(request)
+    store.check_request(body)  # a 400 needs no Docker
+    if not await work.quick(lambda: store.has_image(body.dockerImageUrl)):
+        await work.pull(lambda: store.prepare(body))  # refused before any pull, else pulled
+    return await work.slow(lambda: store.create(body))
 
 
 @router.post("/tools/{name:path}/start", response_model=ToolAnswer, responses=START_ERRORS)

@@ -18,7 +18,7 @@ from dtma.config import DEFAULT_PORT
 from dtma.errors import ApiError
 from dtma.models import CreateToolRequest
 from dtma.names import NAME_RULE, container_name_for, is_docker_name, is_reserved, name_problem
-from dtma.port_bindings import requested_bindings, reserved_ports
+from dtma.port_bindings import RequestedBindings, requested_bindings, reserved_ports
 from dtma.registries import registry_problem
 from dtma.tool_limits import ToolLimits
 from dtma.tool_views import (
@@ -127,15 +127,20 @@ class ToolStore:
         pattern = f"^/{container_name.replace('.', '[.]')}$"  # the engine's filter is a regex
         return bool(self._docker(lambda: api.containers(all=True, filters={"name": pattern})))
 
-    def ensure_image(self, image: str) -> None:
-        api = self._api(SLOW_TIMEOUT)
+    def has_image(self, image: str) -> bool:
+        api = self._api()
         try:
             self._docker(lambda: api.inspect_image(image))
-            return
+            return True
         except docker.errors.ImageNotFound:
-            pass
+            return False
         except docker.errors.APIError as exc:
             raise ApiError(400, f"invalid image reference {image}: {exc.explanation}") from None
+
+    def ensure_image(self, image: str) -> None:
+        if self.has_image(image):
+            return
+        api = self._api(SLOW_TIMEOUT)
         repository, tag = parse_repository_tag(image)
         try:
             # Pull errors can arrive inside the progress stream with HTTP 200: read every event.
@@ -159,18 +164,36 @@ class ToolStore:
         if self._name_taken(container_name):
             raise ApiError(409, f"container name {container_name} is already in use")
 
-    def create(self, request: CreateToolRequest) -> dict[str, Any]:
+    def check_request(self, request: CreateToolRequest) -> RequestedBindings:
+        """What refuses the request by itself (no Docker asked): its registry, its ports.
+        Returns the bindings it asks for."""
         requested = requested_bindings(request, self.reserved_ports)
         problem = registry_problem(request.dockerImageUrl, self.private_registries)
         if problem := problem or self.limits.ports_problem(requested.bindings):
             raise ApiError(400, problem)
+        return requested
+
+    def refuse(self, request: CreateToolRequest) -> RequestedBindings:
+        """What would refuse the request, before any pull: itself, its name taken, the
+        droplet's tool count. Returns the bindings it asks for."""
+        requested = self.check_request(request)
         name = request.instanceNameOnToolbox
-        container_name = container_name_for(name)
-        self._refuse_taken(name, container_name)
+        self._refuse_taken(name, container_name_for(name))
         if len(self.list_instances()) >= self.limits.max_tools:
             cause = f"this droplet runs {self.limits.max_tools} tools, the most it takes"
             raise ApiError(409, f"{cause} (DTMA_MAX_TOOLS in the agent's env file)")
+        return requested
+
+    def prepare(self, request: CreateToolRequest) -> None:
+        """Refused, or its image pulled: the slow part of a create, on its own."""
+        self.refuse(request)
         self.ensure_image(request.dockerImageUrl)
+
+    def create(self, request: CreateToolRequest) -> dict[str, Any]:
+        requested = self.refuse(request)
+        name = request.instanceNameOnToolbox
+        container_name = container_name_for(name)
+        self.ensure_image(request.dockerImageUrl)  # pulled by prepare(): a quick look
         api = self._api(SLOW_TIMEOUT)
         host_config = api.create_host_config(restart_policy={"Name": "unless-stopped"})
         host_config.update(self.limits.host_config())

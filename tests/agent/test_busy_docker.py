@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dtma.docker_work import SLOW_LIMIT
+from dtma.docker_work import PULL_LIMIT
 from tests.agent.conftest import BACKEND_KEY, DROPLET_TOKEN, auth, start_agent, stop_agent
 
 pytestmark = pytest.mark.e2e
@@ -126,17 +126,82 @@ def test_health_answers_under_a_second_while_45_pulls_hang(agent, registry, dock
         print(f"slowest /health while {PULLS} pulls hang: {slowest * 1000:.0f} ms")
 
         refused = [a for a in answers if a.status_code == 429]
-        assert len(refused) >= PULLS - SLOW_LIMIT - 2, [a.status_code for a in answers]
+        assert len(refused) >= PULLS - PULL_LIMIT - 2, [a.status_code for a in answers]
         assert refused[0].headers["Retry-After"] == "5"
-        assert f"{SLOW_LIMIT} Docker operations" in refused[0].json()["error"]
+        assert f"{PULL_LIMIT} image pulls" in refused[0].json()["error"]
         pending = sum(creation.is_alive() for creation in creations)
         assert pending >= 1, "no pull was still hanging: the test proved nothing"
     finally:
         registry.close()
         for creation in creations:
             creation.join(120)
-    assert all(a.status_code in (429, 502, 503) for a in answers), [a.text for a in answers]
+    assert all(a.status_code in (429, 502, 503, 504) for a in answers), [a.text for a in answers]
     leftovers = docker_client.containers.list(
         all=True, filters={"label": "agentopia.account_tool_instance_id"}
     )
     assert not [c for c in leftovers if tag in c.labels.get("agentopia.instance_name", "")]
+
+
+@pytest.fixture
+def impatient_agent(tmp_path: Path, registry: SilentRegistry) -> Iterator:
+    """The agent with a 3 s pull deadline."""
+    env = {
+        "DTMA_BEARER_TOKEN": DROPLET_TOKEN,
+        "BACKEND_TO_DTMA_API_KEY": BACKEND_KEY,
+        "DTMA_PRIVATE_REGISTRIES": f"127.0.0.1:{registry.port}",
+        "DTMA_PULL_DEADLINE_SECONDS": "3",
+    }
+    process = start_agent(env, tmp_path / "agent.log")
+    try:
+        yield process
+    finally:
+        registry.close()
+        stop_agent(process)
+
+
+def test_hanging_pulls_leave_creates_starts_and_stops_served(
+    impatient_agent, registry, tool_image, docker_client
+):
+    """Pulls have slots of their own, and a deadline: a registry that never answers fills
+    only those, and its pulls are answered 504 instead of holding their callers forever."""
+    base, tag = impatient_agent.base_url, uuid.uuid4().hex[:8]
+    answers: list[requests.Response] = []
+    hanging = [
+        threading.Thread(
+            target=create_in_background,
+            args=(
+                base,
+                {
+                    "dockerImageUrl": f"127.0.0.1:{registry.port}/hangs-{tag}-{n}:v1",
+                    "instanceNameOnToolbox": f"slow pull {tag} {n}",
+                    "accountToolInstanceId": f"ati-slow-{n}",
+                },
+                answers,
+            ),
+            daemon=True,
+        )
+        for n in range(PULL_LIMIT + 2)
+    ]
+    name = f"served-{tag}"
+    try:
+        for thread in hanging:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while not registry.connections:
+            assert time.monotonic() < deadline, "Docker never reached the registry stand-in"
+            time.sleep(0.05)
+        body = {"dockerImageUrl": tool_image, "instanceNameOnToolbox": name,
+                "accountToolInstanceId": f"ati-{name}"}  # fmt: skip
+        headers = auth(BACKEND_KEY)
+        created = requests.post(f"{base}/tools", json=body, headers=headers, timeout=30)
+        assert created.status_code == 201, created.text
+        stopped = requests.post(f"{base}/tools/{name}/stop", headers=headers, timeout=30)
+        assert stopped.status_code == 200, stopped.text
+        for thread in hanging:
+            thread.join(30)
+        codes = sorted(a.status_code for a in answers)
+        assert codes.count(504) == PULL_LIMIT and codes.count(429) == 2, codes
+        assert "did not finish within 3 s" in next(a for a in answers if a.status_code == 504).text
+    finally:
+        with contextlib.suppress(requests.RequestException):
+            requests.delete(f"{base}/tools/{name}", headers=auth(BACKEND_KEY), timeout=30)

@@ -81,5 +81,7 @@ def test_port_in_use_is_one_clear_error(docker_client):
 
 def test_other_ports_for_an_existing_sandbox_is_one_clear_error(sandbox_factory):
     box = sandbox_factory()
-    with pytest.raises(sandbox.SandboxError, match="already exists on ports"):
+    with pytest.raises(sandbox.SandboxError, match=r"already exists \(classic engine, ports "):
         sandbox.up(box.name, free_port(), box.http_port, quiet=True)
+    with pytest.raises(sandbox.SandboxError, match=r"already exists \(classic engine"):
+        sandbox.up(box.name, box.ssh_port, box.http_port, engine="containerd", quiet=True)
