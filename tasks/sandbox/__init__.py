@@ -3,7 +3,8 @@
 
 A development and demo tool, beside the deploy core: used only by the CLI, the tests and the
 bench. This module is its public face (up, down, reboot, find, the ssh_config); behind it:
-    droplet.py           one droplet: its image, its container, whether it answers
+    droplet.py           one droplet: its container, whether it answers
+    engines.py           the kinds of droplet: Debian, Docker, image store, what each is made of
     host_keys.py         the droplets' SSH host keys, recorded in .sandbox/known_hosts
     agentopia.py         a droplet provisioned as Agentopia's user-data does it
     agentopia_images.py  the old agents and backend stand-in images that provisioning runs
@@ -23,7 +24,6 @@ import docker
 
 from tasks.sandbox import host_keys as sandbox_host_keys
 from tasks.sandbox.droplet import (
-    ENGINES,
     KNOWN_HOSTS,
     LABEL,
     STATE_DIR,
@@ -44,6 +44,7 @@ from tasks.sandbox.droplet import (
     volume_names,
     wait_until_ready,
 )
+from tasks.sandbox.engines import ENGINES
 
 # What the tests, the bench and the cli use of a sandbox, in one import.
 __all__ = [

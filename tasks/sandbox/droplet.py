@@ -5,7 +5,6 @@ one, find one and tell whether it answers; `tasks.sandbox` drives their lifecycl
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import subprocess
 import time
@@ -20,60 +19,11 @@ from tasks import runner
 from tasks.host_keys import HostKeyCheck
 from tasks.rootfs import RootfsBuildFailed, ensure_rootfs_image
 from tasks.sandbox import host_keys as sandbox_host_keys
+from tasks.sandbox.engines import DROPLET_INIT, ENGINES
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STATE_DIR = PROJECT_DIR / ".sandbox"
 KNOWN_HOSTS = STATE_DIR / "known_hosts"
-DROPLET_INIT = PROJECT_DIR / "sandbox" / "droplet-init"
-DROPLET_PACKAGES = (
-    "openssh-server",
-    "docker.io",
-    "iptables",
-    "iproute2",
-    "curl",
-    "ca-certificates",
-    "procps",
-    "python3",
-)
-CONTAINERD_DAEMON_JSON = PROJECT_DIR / "sandbox" / "containerd-daemon.json"
-# What the deploy asks of systemd on a real droplet, answered by the droplet's own init.
-SYSTEMCTL = ("/usr/local/bin/systemctl", PROJECT_DIR / "sandbox" / "systemctl")
-
-
-@dataclass(frozen=True)
-class Engine:
-    """A kind of droplet: which Debian, which Docker, which image store."""
-
-    name: str
-    suite: str
-    packages: tuple[str, ...]
-    files: tuple[tuple[str, Path], ...] = ()  # (path inside, file here)
-    data_dirs: tuple[str, ...] = ("/var/lib/docker",)  # each on a volume of its own
-
-    @property
-    def image(self) -> str:
-        """Named by what it is made of, so a changed init script, package list or engine
-        config builds a new image instead of reusing an old one left on the engine."""
-        made_of = DROPLET_INIT.read_bytes() + " ".join(self.packages).encode()
-        for inside, source in self.files:
-            made_of += inside.encode() + source.read_bytes()
-        return f"dtma-droplet:{self.suite}-{hashlib.sha256(made_of).hexdigest()[:10]}"
-
-
-ENGINES = {
-    # Debian 12's Docker 20.10: the classic image store.
-    "classic": Engine("classic", "bookworm", DROPLET_PACKAGES, files=(SYSTEMCTL,)),
-    # Debian 13's Docker 26 on containerd with the containerd image store: the store Docker 29
-    # uses on fresh installs (today's droplets) and Docker Desktop uses by default.
-    "containerd": Engine(
-        "containerd",
-        "trixie",
-        (*DROPLET_PACKAGES, "docker-cli", "containerd"),
-        files=(SYSTEMCTL, ("/etc/docker/daemon.json", CONTAINERD_DAEMON_JSON)),
-        data_dirs=("/var/lib/docker", "/var/lib/containerd"),
-    ),
-}
-DROPLET_IMAGE = ENGINES["classic"].image
 LABEL = "dtma.sandbox"
 ENGINE_VERSION = ["docker", "info", "--format", "{{.ServerVersion}}"]
 BOOT_TIMEOUT = 120.0

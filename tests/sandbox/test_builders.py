@@ -11,7 +11,7 @@ from invoke.exceptions import Exit
 
 from tasks import images, rootfs, sandbox
 from tasks.cli.sandbox_tasks import port_flag
-from tasks.sandbox import droplet
+from tasks.sandbox import droplet, engines
 
 BOX = sandbox.Sandbox("box", 2222, 30000, Path("/keys/box/id_ed25519"))
 
@@ -30,7 +30,7 @@ def test_droplet_run_line_has_the_verified_flags_and_loopback_ports():
     ):
         assert flags in line
     assert "--privileged" not in argv
-    assert argv[-1] == droplet.DROPLET_IMAGE
+    assert argv[-1] == engines.DROPLET_IMAGE
     # The key's value never appears on a command line, only the variable's name.
     assert argv[argv.index("--env") + 1] == "SANDBOX_AUTHORIZED_KEY"
 
@@ -40,8 +40,8 @@ def test_a_containerd_droplet_has_a_current_engine_and_a_volume_for_each_data_di
     line = " ".join(argv)
     assert "-v box-docker:/var/lib/docker -v box-containerd:/var/lib/containerd" in line
     assert "--label dtma.sandbox.engine=containerd" in line
-    kind = droplet.ENGINES["containerd"]
-    assert argv[-1] == kind.image != droplet.DROPLET_IMAGE
+    kind = engines.ENGINES["containerd"]
+    assert argv[-1] == kind.image != engines.DROPLET_IMAGE
     assert kind.suite == "trixie" and {"docker-cli", "containerd"} <= set(kind.packages)
     daemon = dict(kind.files)["/etc/docker/daemon.json"].read_text()
     assert '"containerd-snapshotter": true' in daemon
@@ -53,8 +53,8 @@ def test_a_containerd_droplet_has_a_current_engine_and_a_volume_for_each_data_di
 def test_droplets_answer_systemctl_as_real_droplets_do():
     """The deploy restarts an engine only through systemd's docker unit; a sandbox droplet
     answers those calls with its own init."""
-    for kind in droplet.ENGINES.values():
-        assert dict(kind.files)["/usr/local/bin/systemctl"] == droplet.SYSTEMCTL[1]
+    for kind in engines.ENGINES.values():
+        assert dict(kind.files)["/usr/local/bin/systemctl"] == engines.SYSTEMCTL[1]
 
 
 def test_sandbox_addresses():
