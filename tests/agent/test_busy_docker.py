@@ -81,14 +81,15 @@ def create_in_background(base_url: str, body: dict, answers: list[requests.Respo
         )
 
 
-def test_health_answers_under_a_second_while_45_pulls_hang(agent, registry, docker_client):
-    tag = uuid.uuid4().hex[:8]
-    answers: list[requests.Response] = []
-    creations = [
+def hanging_creations(
+    base_url: str, registry: SilentRegistry, tag: str, count: int, answers: list
+) -> list[threading.Thread]:
+    """`count` tool creations whose image is on the silent registry (not started yet)."""
+    return [
         threading.Thread(
             target=create_in_background,
             args=(
-                agent.base_url,
+                base_url,
                 {
                     "dockerImageUrl": f"127.0.0.1:{registry.port}/hangs-{tag}-{n}:v1",
                     "instanceNameOnToolbox": f"hanging pull {tag} {n}",
@@ -98,15 +99,25 @@ def test_health_answers_under_a_second_while_45_pulls_hang(agent, registry, dock
             ),
             daemon=True,
         )
-        for n in range(PULLS)
+        for n in range(count)
     ]
+
+
+def start_and_wait_for_the_registry(creations: list[threading.Thread], registry) -> None:
+    for creation in creations:
+        creation.start()
+    deadline = time.monotonic() + 60
+    while not registry.connections:
+        assert time.monotonic() < deadline, "Docker never reached the registry stand-in"
+        time.sleep(0.05)
+
+
+def test_health_answers_under_a_second_while_45_pulls_hang(agent, registry, docker_client):
+    tag = uuid.uuid4().hex[:8]
+    answers: list[requests.Response] = []
+    creations = hanging_creations(agent.base_url, registry, tag, PULLS, answers)
     try:
-        for creation in creations:
-            creation.start()
-        deadline = time.monotonic() + 60
-        while not registry.connections:
-            assert time.monotonic() < deadline, "Docker never reached the registry stand-in"
-            time.sleep(0.05)
+        start_and_wait_for_the_registry(creations, registry)
 
         session = requests.Session()
         slowest = 0.0
@@ -166,30 +177,10 @@ def test_hanging_pulls_leave_creates_starts_and_stops_served(
     only those, and its pulls are answered 504 instead of holding their callers forever."""
     base, tag = impatient_agent.base_url, uuid.uuid4().hex[:8]
     answers: list[requests.Response] = []
-    hanging = [
-        threading.Thread(
-            target=create_in_background,
-            args=(
-                base,
-                {
-                    "dockerImageUrl": f"127.0.0.1:{registry.port}/hangs-{tag}-{n}:v1",
-                    "instanceNameOnToolbox": f"slow pull {tag} {n}",
-                    "accountToolInstanceId": f"ati-slow-{n}",
-                },
-                answers,
-            ),
-            daemon=True,
-        )
-        for n in range(PULL_LIMIT + 2)
-    ]
+    hanging = hanging_creations(base, registry, tag, PULL_LIMIT + 2, answers)
     name = f"served-{tag}"
     try:
-        for thread in hanging:
-            thread.start()
-        deadline = time.monotonic() + 60
-        while not registry.connections:
-            assert time.monotonic() < deadline, "Docker never reached the registry stand-in"
-            time.sleep(0.05)
+        start_and_wait_for_the_registry(hanging, registry)
         body = {"dockerImageUrl": tool_image, "instanceNameOnToolbox": name,
                 "accountToolInstanceId": f"ati-{name}"}  # fmt: skip
         headers = auth(BACKEND_KEY)
