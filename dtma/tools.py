@@ -65,7 +65,6 @@ class ToolStore:
         limits: ToolLimits | None = None,
     ) -> None:
         self._factory = docker_factory or default_docker_factory
-        self.agent_port = agent_port
         self.reserved_ports = reserved_ports(agent_port, check_port)
         self.private_registries = frozenset(private_registries)
         self.limits = limits or ToolLimits()
