@@ -37,6 +37,24 @@ BIND_RETRY_SECONDS = 0.05
 BIND_RETRY_FOR_SECONDS = 60.0
 
 
+async def close_servers(servers: list[asyncio.base_events.Server]) -> None:
+    """Stop accepting on `servers` without dropping a connection already accepted.
+
+    asyncio accepts a tick's connections in one callback and attaches each to its Server in a
+    task of its own; a Server closed in between refuses them (an assertion, reported only in
+    debug mode) and each such socket is reset when collected: a client that connected at the
+    moment of a SIGTERM got "connection reset". So: stop watching the listeners, let those tasks
+    attach, then close (with tcp_migrate_req the connections still queued move to the other
+    release)."""
+    loop = asyncio.get_running_loop()
+    for server in servers:
+        for sock in server.sockets:
+            loop.remove_reader(sock.fileno())
+    await asyncio.sleep(0)  # the attach tasks were queued before this task's wake-up
+    for server in servers:
+        server.close()
+
+
 @dataclass
 class Handover:
     """What handover mode needs: the public port, the promotion state, the start-time check."""
@@ -96,8 +114,7 @@ class AgentServer(uvicorn.Server):
     def _close_listeners(self, sig: int) -> None:
         for task in list(self._tasks):
             task.cancel()  # a release told to stop does not take the public port any more
-        for server in self.servers:
-            server.close()
+        self._spawn(close_servers(list(self.servers)))
         log.info(
             "%s: listeners closed; serving accepted connections for %.2f s, then stopping",
             signal.Signals(sig).name,
@@ -143,11 +160,9 @@ class AgentServer(uvicorn.Server):
         server = await loop.create_server(self._new_protocol, sock=sock, backlog=BACKLOG)
         self.servers.append(server)
         if self._draining:
-            server.close()
-            return
+            return await close_servers([server])
         record_serving_port(handover.public_port)
-        for check in check_servers:
-            check.close()  # stop accepting; connections already on it are served to the end
+        await close_servers(check_servers)  # connections already on it are served to the end
         log.info("listening on 0.0.0.0:%d (public); check port closed", handover.public_port)
 
     async def _listen_public(self, handover: Handover) -> socket.socket | None:
