@@ -128,11 +128,18 @@ ENGINE_UNDER_SYSTEMD = "command -v systemctl >/dev/null && systemctl is-active -
 
 
 # Until something listens on TCP port $1 of the host (its own network namespace), checking every
-# second that container $2 still runs; exit 3 when it stopped, 4 after $3 seconds.
+# second that container $2 still runs; exit 3 when it stopped, 4 after $3 seconds. With $4 =
+# owned, every listener on the port must then belong to container $2 (its main process, a child
+# of it, or a docker-proxy publishing its address), else exit 5: a credential is sent only to a
+# port proven so, never to a tool that publishes it.
 WAIT_LISTENING = """\
-pattern=$(printf ':%04X 00000000:0000 0A' "$1")
+hex=$(printf ':%04X' "$1")
+listeners() {
+  awk -v p="$hex" 'FNR > 1 && $4 == "0A" && toupper(substr($2, length($2) - 4)) == p {
+    print $10 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
 i=0
-until grep -qi "$pattern" /proc/net/tcp /proc/net/tcp6 2>/dev/null; do
+until [ -n "$(listeners)" ]; do
   i=$((i+1))
   if [ $((i % 20)) -eq 0 ]; then
     [ "$(docker container inspect --format '{{.State.Running}}' "$2" 2>/dev/null)" = true ] ||
@@ -140,11 +147,32 @@ until grep -qi "$pattern" /proc/net/tcp /proc/net/tcp6 2>/dev/null; do
   fi
   [ $i -lt $(($3 * 20)) ] || { echo "nothing listens on port $1 after $3 s" >&2; exit 4; }
   sleep 0.05
+done
+[ "$4" = owned ] || exit 0
+pid=$(docker container inspect --format '{{.State.Pid}}' "$2" 2>/dev/null)
+[ "${pid:-0}" != 0 ] || { echo "container $2 is not running" >&2; exit 3; }
+ips=$(docker container inspect "$2" \
+  --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}')
+pids="$pid $(cat /proc/"$pid"/task/*/children 2>/dev/null)"
+for comm in $(grep -lx docker-proxy /proc/[0-9]*/comm 2>/dev/null); do
+  proxy=${comm%/comm}
+  for ip in $ips; do
+    tr '\\0' ' ' <"$proxy/cmdline" | grep -q -- "-container-ip $ip " && pids="$pids ${proxy#/proc/}"
+  done
+done
+fds=$(for p in $pids; do ls -l /proc/"$p"/fd 2>/dev/null; done)
+for inode in $(listeners); do
+  echo "$fds" | grep -q "socket:\\[$inode\\]" || {
+    echo "port $1 is held by a process outside container $2 (a tool publishing it?):" \
+      "no credential was sent to it" >&2
+    exit 5
+  }
 done"""
 
 
-def wait_listening(port: int, container: str, seconds: float) -> Argv:
-    return ["sh", "-c", WAIT_LISTENING, "dtma-wait-port", str(port), container, f"{seconds:.0f}"]
+def wait_listening(port: int, container: str, seconds: float, owned: bool = False) -> Argv:
+    argv = ["sh", "-c", WAIT_LISTENING, "dtma-wait-port", str(port), container, f"{seconds:.0f}"]
+    return [*argv, "owned"] if owned else argv
 
 
 # Containers $2, $4, … link to container $1 as aliases $3, $5, …: each one's hosts file (kept in

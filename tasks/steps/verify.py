@@ -33,11 +33,18 @@ def running(remote: Remote, name: str) -> Callable[[], None]:
 
 
 def await_listener(
-    remote: Remote, port: int, container: str, timeout: float, step: str = "candidate"
+    remote: Remote,
+    port: int,
+    container: str,
+    timeout: float,
+    step: str = "candidate",
+    owned: bool = False,
 ) -> None:
     """Until the host's port `port` listens: a tunnel opened earlier would get its first
-    connection refused, and Fabric's tunnel stops accepting after one refused connection."""
-    waited = remote.run(scripts.wait_listening(port, container, timeout), step=step, check=False)
+    connection refused, and Fabric's tunnel stops accepting after one refused connection.
+    `owned`: and only `container` listens there (before a credential is sent to the port)."""
+    argv = scripts.wait_listening(port, container, timeout, owned=owned)
+    waited = remote.run(argv, step=step, check=False)
     if not waited.ok:
         raise VerifyFailed(waited.last_line() or f"nothing listens on port {port}")
 
@@ -118,6 +125,7 @@ def check_agent_as_deployed(
     own 127.0.0.1 — the backend key never crosses the network in plain HTTP."""
     public = s.agent_url(remote.keys, remote.hostname)
     check_public(public, s.verify_timeout, alive=alive)
+    await_listener(remote, s.port, s.container, s.verify_timeout, step="verify", owned=True)
     with remote.tunnel(s.port) as inside:  # the same port, already healthy: no /health again
         agent = check_contract(inside, s.backend_key, version, wait=TUNNEL_READY_SECONDS)
     return replace(agent, url=public)

@@ -168,3 +168,43 @@ def test_crlf_and_odd_values_arrive_intact(host, contexts, tmp_path):
     assert lock_is_free(host.box)
     host.smoke()
     record("env file with CRLF, quotes, spaces, #")
+
+
+# Answers 200 with a JSON object to any GET and prints each request's headers to its log: what a
+# hostile tool publishing the candidate's check port would do to collect the backend key.
+SQUATTER = """
+import http.server, json, sys
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        print(self.path, dict(self.headers), flush=True)
+        body = json.dumps({"status": "ok", "version": "x"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("0.0.0.0", 8000), Answer).serve_forever()
+"""
+
+
+def test_a_tool_publishing_the_check_port_gets_no_credential(host, contexts):
+    """Security review row 1: the candidate cannot bind its check port, a tool answers there;
+    the deploy is refused before anything with a key is sent, the agent untouched."""
+    image = inspect(host.box, "dtma")["Config"]["Image"]
+    squatter = "dtma-fault-squatter"
+    host.sh(f"docker rm -f {squatter}")
+    started = host.sh(
+        f"docker run -d --name {squatter} -p 30001:8000 --entrypoint /opt/venv/bin/python "
+        f"{image} -c '{SQUATTER}'"
+    )
+    assert started.returncode == 0, started.stderr
+    try:
+        before = host_fingerprint(host)
+        done, seconds = timed(lambda: host.deploy(contexts["v3"]))
+        seen = host.sh(f"docker logs {squatter} 2>&1").stdout
+    finally:
+        host.sh(f"docker rm -f {squatter}")
+    refused(done, seconds, "candidate", "port 30001", "no credential was sent")
+    assert "Authorization" not in seen and KEY not in seen and TOKEN not in seen, seen
+    assert host_fingerprint(host) == before
+    host.smoke()
+    record("a tool holds the check port", refused_seconds=round(seconds, 2))

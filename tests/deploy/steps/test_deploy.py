@@ -155,7 +155,8 @@ def test_fresh_host_gets_every_step_in_order(context):
         "sh -c",  # the candidate promoted: it takes the public port
         "wait port",  # the public port listens
         "docker rename",  # and the agent's name
-        "settle",  # verify
+        "wait port",  # verify: the public port is the agent's own, before the key goes there
+        "settle",
         "grep -qF",  # the lock, released only if its owner file still names this take
         "printf %s\\n",  # the audit line
     ]
@@ -176,7 +177,7 @@ def test_host_already_running_this_release_is_only_verified(context):
         )
     assert rep.outcome == "already up to date" and rep.bytes_sent == 0
     assert remote.tunneled == [30000]  # the key is presented only through SSH
-    assert kinds(remote) == ["survey", "printf %s\\n"]
+    assert kinds(remote) == ["survey", "wait port", "printf %s\\n"]
 
 
 def test_release_that_fails_verify_is_rolled_back(context):
@@ -222,10 +223,12 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "docker update",  # so v1 stops first, then the candidate binds
         "wait port",
         "docker rm",  # v1 is set aside as dtma-previous, the candidate takes the name
+        "wait port",
         "docker logs",  # verify failed: the failed agent's logs
         "docker container",  # is there a previous release?
         "docker rm",  # v1 is of the kind that publishes: back in its own shape
         "docker container",
+        "wait port",
         "settle",  # the restored agent is stable
         "grep -qF",
         "printf %s\\n",
