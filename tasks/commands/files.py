@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.commands.shell import Argv, append_to, chain, either, group, then, write_to
+from tasks.commands.shell import Argv, append_to, chain, either, group, then, to_shell, write_to
 
 STAGED_PREFIX = "ship-"  # every file ship() stages starts so; leftovers are found by it
 UNSIGNED_LOCK = 73  # exit code of take_lock when the owner file could not be written
@@ -58,23 +58,31 @@ def lock_owner_file(lock_dir: str) -> str:
     return f"{lock_dir}/owner"
 
 
-def take_lock(lock_dir: str) -> Argv:
-    """`mkdir` is atomic, so exactly one concurrent deploy gets the lock."""
-    parent = lock_dir.rsplit("/", 1)[0] or "/"
-    return chain(["mkdir", "-p", parent], ["mkdir", lock_dir])
+def guarded(lock_dir: str, argv: Argv) -> Argv:
+    """`argv` under an exclusive flock on the lock's guard file: the take, renewal, release and
+    break of the lock never interleave, so the owner read in one is the owner acted on."""
+    return ["flock", f"{lock_dir}.guard", "sh", "-c", to_shell(argv)]
 
 
 def take_and_sign_lock(lock_dir: str, owner_json: str) -> Argv:
-    """Take the lock and write its owner file in one round trip; a lock whose owner file cannot
-    be written is given back at once (exit UNSIGNED_LOCK), so no lock is left anonymous."""
+    """Take the lock (`mkdir`: exactly one taker) and write its owner file in one round trip;
+    a lock whose owner file cannot be written is given back at once (exit UNSIGNED_LOCK), so no
+    lock is left anonymous."""
+    parent = lock_dir.rsplit("/", 1)[0] or "/"
     sign = write_to(["printf", "%s\\n", owner_json], lock_owner_file(lock_dir))
     give_back = group(then(remove_tree(lock_dir), ["exit", str(UNSIGNED_LOCK)]))
-    return chain(take_lock(lock_dir), group(either(sign, give_back)))
+    take = chain(["mkdir", lock_dir], group(either(sign, give_back)))
+    return chain(["mkdir", "-p", parent], guarded(lock_dir, take))
 
 
-def move_dir(source: str, target: str) -> Argv:
-    """Rename a directory; fails (rather than moving into it) when `target` exists."""
-    return ["mv", "-T", source, target]
+# Remove lock $1 only if its owner file still reads exactly $2 (the owner judged stale: not
+# renewed since, nor released and taken again).
+BREAK_IF_STILL = 'printf %s "$2" | cmp -s - "$1/owner" && rm -rf "$1"'
+
+
+def break_lock_if_still(lock_dir: str, owner_text: str) -> Argv:
+    """--force-unlock's break: the check and the removal in one step under the guard."""
+    return guarded(lock_dir, ["sh", "-c", BREAK_IF_STILL, "dtma-break-lock", lock_dir, owner_text])
 
 
 def owner_is(lock_dir: str, token: str) -> Argv:
@@ -84,19 +92,20 @@ def owner_is(lock_dir: str, token: str) -> Argv:
 
 def remove_own_lock(lock_dir: str, token: str) -> Argv:
     """Remove the lock only when its owner file carries `token` (the take that made it)."""
-    return chain(
-        ["grep", "-qF", f'"token": "{token}"', lock_owner_file(lock_dir)], remove_tree(lock_dir)
-    )
+    return guarded(lock_dir, chain(owner_is(lock_dir, token), remove_tree(lock_dir)))
 
 
 def rewrite_own_lock(lock_dir: str, token: str, owner_json: str) -> Argv:
     """Replace the owner file (renewal) only while it carries `token`; written then renamed."""
     owner_file = lock_owner_file(lock_dir)
     fresh = f"{owner_file}.renew"
-    return chain(
-        owner_is(lock_dir, token),
-        write_to(["printf", "%s\\n", owner_json], fresh),
-        ["mv", "-f", fresh, owner_file],
+    return guarded(
+        lock_dir,
+        chain(
+            owner_is(lock_dir, token),
+            write_to(["printf", "%s\\n", owner_json], fresh),
+            ["mv", "-f", fresh, owner_file],
+        ),
     )
 
 

@@ -1,10 +1,11 @@
 """A deploy lock on the host: an atomic `mkdir` plus an owner file in this tool's own format.
 
-Safe by construction: only a directory whose owner file this tool wrote is ever removed; a
-stale lock is broken by an atomic rename to a unique name and removed only if the owner found
-there is the one judged stale (of two forced takers exactly one wins); a lock is released only
-by its owner; and a held lock is renewed while the deploy runs, so a long upload never lets it
-look stale.
+Safe by construction: only a directory whose owner file this tool wrote is ever removed; every
+change to the lock (take, renewal, release, break) runs under one flock on the host, so a stale
+lock is removed only if its owner file still reads exactly as when it was judged stale (of two
+forced takers exactly one wins, and a lock taken meanwhile is never touched); a lock is
+released only by its owner; and a held lock is renewed while the deploy runs, so a long upload
+never lets it look stale.
 """
 
 from __future__ import annotations
@@ -81,10 +82,10 @@ def is_stale(owner: LockOwner, now: float, ttl: float) -> bool:
     return owner.age(now) > ttl
 
 
-def read_owner(remote: Remote, lock_dir: str) -> LockOwner | None:
-    owner_file = files.lock_owner_file(lock_dir)
-    result = remote.run(files.read_file(owner_file), step="lock", check=False)
-    return LockOwner.from_json(result.stdout) if result.ok else None
+def read_owner(remote: Remote, lock_dir: str) -> tuple[LockOwner | None, str]:
+    """The lock's owner (None for anything this tool did not write) and its file's exact text."""
+    result = remote.run(files.read_file(files.lock_owner_file(lock_dir)), step="lock", check=False)
+    return (LockOwner.from_json(result.stdout), result.stdout) if result.ok else (None, "")
 
 
 def not_ours(remote: Remote, lock_dir: str) -> DeployError:
@@ -94,19 +95,6 @@ def not_ours(remote: Remote, lock_dir: str) -> DeployError:
         f"{lock_dir} exists but holds no lock of this tool's (no owner file it wrote)",
         f"look at what it is; remove it by hand only if it is a leftover (rm -r {lock_dir})",
     )
-
-
-def break_stale(remote: Remote, lock_dir: str, judged: LockOwner) -> None:
-    """Rename the lock aside, then remove it only if it still holds the owner judged stale;
-    anything else found there (a fresh take by another breaker) is put back untouched."""
-    aside = f"{lock_dir}.broken-{uuid.uuid4().hex[:12]}"
-    if not remote.run(files.move_dir(lock_dir, aside), step="lock", check=False).ok:
-        return  # someone else moved it first: the take below decides
-    found = read_owner(remote, aside)
-    if found is not None and found.token == judged.token:
-        remote.run(files.remove_tree(aside), step="lock")
-    else:
-        remote.run(files.move_dir(aside, lock_dir), step="lock", check=False)
 
 
 def acquire(remote: Remote, lock_dir: str, ttl: float, force: bool = False) -> LockOwner:
@@ -125,13 +113,13 @@ def acquire(remote: Remote, lock_dir: str, ttl: float, force: bool = False) -> L
                 f"could not write {files.lock_owner_file(lock_dir)}: {taken.stderr.strip()}",
                 "check the host's disk",
             )
-        holder = read_owner(remote, lock_dir)
+        holder, text = read_owner(remote, lock_dir)
         if holder is None:
             raise not_ours(remote, lock_dir)
         now = time.time()
         if attempt == 0 and force and is_stale(holder, now, ttl):
-            break_stale(remote, lock_dir, holder)
-            continue
+            remote.run(files.break_lock_if_still(lock_dir, text), step="lock", check=False)
+            continue  # broken, or changed meanwhile: the take decides
         if is_stale(holder, now, ttl):
             hint = f"if no deploy is running, rerun with --force-unlock (lock {lock_dir})"
         else:

@@ -187,8 +187,11 @@ http.server.HTTPServer(("0.0.0.0", 8000), Answer).serve_forever()
 
 
 def test_a_tool_publishing_the_check_port_gets_no_credential(host, contexts):
-    """Security review row 1: the candidate cannot bind its check port, a tool answers there;
-    the deploy is refused before anything with a key is sent, the agent untouched."""
+    """Security review row 1: a tool publishes the candidate's check port, so the candidate
+    cannot bind it and the tool answers there. `fab deploy` refuses at its preflight; `fab
+    rollback` has none: it must refuse before anything with a key is sent, the agent untouched."""
+    deployed = host.deploy(contexts["v3"])  # so that there is a previous release to go back to
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
     image = inspect(host.box, "dtma")["Config"]["Image"]
     squatter = "dtma-fault-squatter"
     host.sh(f"docker rm -f {squatter}")
@@ -199,7 +202,7 @@ def test_a_tool_publishing_the_check_port_gets_no_credential(host, contexts):
     assert started.returncode == 0, started.stderr
     try:
         before = host_fingerprint(host)
-        done, seconds = timed(lambda: host.deploy(contexts["v3"]))
+        done, seconds = timed(lambda: host.fab("rollback", timeout=60))
         seen = host.sh(f"docker logs {squatter} 2>&1").stdout
     finally:
         host.sh(f"docker rm -f {squatter}")

@@ -22,8 +22,10 @@ def test_take_and_sign_takes_once_and_names_the_owner(tmp_path):
 
 def test_a_lock_that_cannot_be_signed_is_given_back():
     line = to_shell(files.take_and_sign_lock("/var/lib/d/lock", "{}"))
-    assert line == (
-        "mkdir -p /var/lib/d && mkdir /var/lib/d/lock && "
+    assert line.startswith("mkdir -p /var/lib/d && flock /var/lib/d/lock.guard sh -c ")
+    inner = shlex.split(line)[-1]  # what runs under the guard
+    assert inner == (
+        "mkdir /var/lib/d/lock && "
         "{ printf '%s\\n' '{}' > /var/lib/d/lock/owner || "
         "{ rm -rf /var/lib/d/lock ; exit 73 ; } ; }"
     )
@@ -39,10 +41,27 @@ def test_private_file_is_created_under_umask_not_chmodded_later():
     assert "mv -f" in argv[2] and "chmod 600" in argv[2]
 
 
-def test_lock_is_an_atomic_mkdir():
-    assert to_shell(files.take_lock("/var/lib/dtma-deploy/lock")) == (
-        "mkdir -p /var/lib/dtma-deploy && mkdir /var/lib/dtma-deploy/lock"
-    )
+def test_every_change_to_the_lock_runs_under_its_guard():
+    lock = "/var/lib/dtma-deploy/lock"
+    for argv in (
+        files.take_and_sign_lock(lock, "{}")[4:],  # after `mkdir -p <parent> &&`
+        files.remove_own_lock(lock, "abc"),
+        files.rewrite_own_lock(lock, "abc", "{}"),
+        files.break_lock_if_still(lock, "{}\n"),
+    ):
+        assert argv[:2] == ["flock", f"{lock}.guard"], argv
+
+
+def test_a_break_removes_only_the_owner_it_judged(tmp_path):
+    lock = tmp_path / "lock"
+    assert run(files.take_and_sign_lock(str(lock), '{"token": "old"}')).returncode == 0
+    judged = (lock / "owner").read_text()
+    (lock / "owner").write_text('{"token": "old", "renewed_at": 1}\n')  # renewed since
+    assert run(files.break_lock_if_still(str(lock), judged)).returncode != 0
+    assert lock.is_dir()
+    judged = (lock / "owner").read_text()
+    assert run(files.break_lock_if_still(str(lock), judged)).returncode == 0
+    assert not lock.exists()
 
 
 def test_audit_line_survives_the_shell_intact():

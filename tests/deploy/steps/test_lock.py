@@ -3,6 +3,7 @@ what it did not create, a stale lock has exactly one breaker, and only the owner
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -54,7 +55,7 @@ def test_force_unlock_on_a_foreign_directory_deletes_nothing(tmp_path):
         lock.acquire(REMOTE, str(precious), ttl=1, force=True)
     assert "holds no lock of this tool's" in str(refused.value)
     assert (precious / "data.db").read_text() == "keep me"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lock", "lock.guard"]  # its flock file
 
 
 def test_a_fresh_lock_is_never_broken_and_names_its_holder(tmp_path):
@@ -93,7 +94,50 @@ def test_two_forced_takers_of_a_stale_lock_exactly_one_wins(tmp_path):
         winners = [o for o in outcomes if isinstance(o, LockOwner)]
         assert len(winners) == 1, outcomes
         assert LockOwner.from_json((lock_dir / "owner").read_text()) == winners[0]
-        assert not list(tmp_path.glob(f"lock{round_}.broken-*"))  # nothing left aside
+        assert sorted(p.name for p in tmp_path.glob(f"lock{round_}*")) == [
+            f"lock{round_}",
+            f"lock{round_}.guard",
+        ]  # nothing left aside
+
+
+class Interleaved(LocalRemote):
+    """After each command this remote runs, `between` acts: another deploy in every gap."""
+
+    def __init__(self, between) -> None:
+        super().__init__()
+        self.between = between
+
+    def _execute(self, argv, **kwargs):
+        done = super()._execute(argv, **kwargs)
+        self.between()
+        return done
+
+
+def test_a_lock_taken_during_a_forced_break_is_never_stranded(tmp_path):
+    """Security review row 8. B forces a stale lock; right after B has read the stale owner,
+    that lock is broken and retaken by C; then D tries to take it after each of B's commands.
+    At most one deploy may believe it holds the lock, and that is the lock on the host."""
+    lock_dir = tmp_path / "lock"
+    lock.acquire(REMOTE, str(lock_dir), ttl=60)
+    age(lock_dir, 3600)
+    holders: list[LockOwner] = []
+    commands = 0
+
+    def another_deploy() -> None:
+        nonlocal commands
+        commands += 1
+        if commands == 2:  # B has read the stale owner: someone breaks it, C takes the lock
+            REMOTE.run(["rm", "-rf", str(lock_dir)], step="lock")
+            holders.append(lock.acquire(REMOTE, str(lock_dir), ttl=60))
+        elif commands > 2:
+            with contextlib.suppress(DeployError):
+                holders.append(lock.acquire(REMOTE, str(lock_dir), ttl=60))  # D
+
+    with pytest.raises(DeployError, match="another deploy holds the lock"):
+        lock.acquire(Interleaved(another_deploy), str(lock_dir), ttl=60, force=True)  # B
+    assert len(holders) == 1, holders
+    assert LockOwner.from_json((lock_dir / "owner").read_text()) == holders[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lock", "lock.guard"]
 
 
 def test_release_by_a_non_owner_does_nothing(tmp_path):
