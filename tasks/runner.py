@@ -10,7 +10,6 @@ connect options (timeouts, keys, host-key policy) are set.
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -18,13 +17,13 @@ from typing import IO, Any
 
 import fabric
 import paramiko
-from invoke.exceptions import ThreadException
 
 from tasks import interrupts
 from tasks.commands.shell import to_shell
 from tasks.errors import DeployError
 from tasks.host_keys import HostKeyCheck
 from tasks.settings import DeploySettings
+from tasks.tunnel import LocalForward
 
 # What a dropped or refused SSH session raises (paramiko, sockets, a closed channel).
 SSH_ERRORS = (OSError, EOFError, paramiko.SSHException)
@@ -78,12 +77,6 @@ def connection(
     )
     host_keys.apply(conn.client)
     return conn
-
-
-def free_local_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Remote:
@@ -191,25 +184,16 @@ class Remote:
 
     @contextmanager
     def tunnel(self, remote_port: int) -> Iterator[str]:
-        """`ssh -L` to a port on the host's loopback; yields the local base URL."""
+        """`ssh -L` to a port on the host's loopback; yields the local base URL (its port held
+        by us throughout, see tasks/tunnel.py)."""
         self.exchanges += 1
-        port = free_local_port()
-        failure: BaseException | None = None
         try:
-            with self._conn.forward_local(
-                port, remote_port=remote_port, remote_host="127.0.0.1", local_host="127.0.0.1"
-            ):
-                try:
-                    yield f"http://127.0.0.1:{port}"
-                except BaseException as exc:  # Fabric's exit would raise over it: keep it
-                    failure = exc
-        except ThreadException as exc:
-            # Fabric re-raises every failed tunnel connection at exit; refused connects while
-            # the far side boots (or after it died) are expected: the caller's checks decided.
-            if not all(isinstance(w.value, paramiko.ChannelException) for w in exc.exceptions):
-                raise
-        if failure is not None:
-            raise failure
+            self._conn.open()
+            forward = LocalForward(self._conn.client.get_transport(), remote_port)
+        except SSH_ERRORS as exc:
+            raise self._ssh_failed(exc, "tunnel") from None
+        with forward:
+            yield f"http://127.0.0.1:{forward.port}"
 
 
 def remote_of(c: Any, s: DeploySettings) -> Remote:

@@ -54,26 +54,19 @@ def wait_for_health(
         time.sleep(poll)
 
 
-def get_status(url: str, key: str | None, wait: float = 0.0) -> requests.Response:
-    """GET /status; a refused or dropped connection is tried again for up to `wait` s (an SSH
-    tunnel just opened may not accept yet)."""
+def get_status(url: str, key: str | None) -> requests.Response:
+    """GET /status, on a fresh connection."""
     headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
     headers.update(ONE_REQUEST)
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return requests.get(f"{url}/status", headers=headers, timeout=10)
-        except requests.ConnectionError:
-            if time.monotonic() >= deadline:
-                raise VerifyFailed(f"{url}/status: ConnectionError") from None
-            time.sleep(0.05)
-        except requests.RequestException as exc:
-            raise VerifyFailed(f"{url}/status: {type(exc).__name__}") from None
+    try:
+        return requests.get(f"{url}/status", headers=headers, timeout=10)
+    except requests.RequestException as exc:
+        raise VerifyFailed(f"{url}/status: {type(exc).__name__}") from None
 
 
-def status_body(url: str, key: str | None, asked: str, wait: float = 0.0) -> dict[str, Any]:
+def status_body(url: str, key: str | None, asked: str) -> dict[str, Any]:
     """/status answered 200 with a JSON object, or VerifyFailed saying which call failed."""
-    response = get_status(url, key, wait)
+    response = get_status(url, key)
     if response.status_code != 200:
         raise VerifyFailed(f"/status {asked} answered HTTP {response.status_code}")
     try:
@@ -85,9 +78,9 @@ def status_body(url: str, key: str | None, asked: str, wait: float = 0.0) -> dic
     return body
 
 
-def check_status(url: str, backend_key: str, version: str, wait: float = 0.0) -> dict[str, Any]:
+def check_status(url: str, backend_key: str, version: str) -> dict[str, Any]:
     """The backend's call: /status with its key, full report, the version we just shipped."""
-    body = status_body(url, backend_key, "with the backend key", wait)
+    body = status_body(url, backend_key, "with the backend key")
     missing = [name for name in FULL_STATUS_SCHEMA["required"] if name not in body]
     if missing:
         raise VerifyFailed(f"/status lacks {', '.join(missing)} (contract fields)")
@@ -122,11 +115,11 @@ def check_agent(
 
 
 def check_contract(
-    url: str, backend_key: str, version: str, port: int | None = None, wait: float = 0.0
+    url: str, backend_key: str, version: str, port: int | None = None
 ) -> AgentReport:
     """The keyed /status (contract, version, port served) and a wrong key refused, of an
-    agent already answering /health (`wait`: for a tunnel that may not accept yet)."""
-    body = check_status(url, backend_key, version, wait)
+    agent already answering /health."""
+    body = check_status(url, backend_key, version)
     serves = (body.get("environment") or {}).get("port")
     if port is not None and serves != port:
         raise VerifyFailed(f"/status says the agent would serve port {serves}, not {port}")

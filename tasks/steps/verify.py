@@ -16,9 +16,6 @@ from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps.agent_checks import AgentReport, check_contract, check_public
 
-# Fabric opens a tunnel's local port in a thread: the first connect may come before it listens.
-TUNNEL_READY_SECONDS = 5.0
-
 
 def running(remote: Remote, name: str) -> Callable[[], None]:
     """A check for wait_for_health: raises VerifyFailed once the container has stopped."""
@@ -40,9 +37,8 @@ def await_listener(
     step: str = "candidate",
     owned: bool = False,
 ) -> None:
-    """Until the host's port `port` listens: a tunnel opened earlier would get its first
-    connection refused, and Fabric's tunnel stops accepting after one refused connection.
-    `owned`: and only `container` listens there (before a credential is sent to the port)."""
+    """Until the host's port `port` listens (checked there: no request is wasted on a port not
+    open yet). `owned`: and only `container` listens there (before a credential goes to it)."""
     argv = scripts.wait_listening(port, container, timeout, owned=owned)
     waited = remote.run(argv, step=step, check=False)
     if not waited.ok:
@@ -127,7 +123,7 @@ def check_agent_as_deployed(
     check_public(public, s.verify_timeout, alive=alive)
     await_listener(remote, s.port, s.container, s.verify_timeout, step="verify", owned=True)
     with remote.tunnel(s.port) as inside:  # the same port, already healthy: no /health again
-        agent = check_contract(inside, s.backend_key, version, wait=TUNNEL_READY_SECONDS)
+        agent = check_contract(inside, s.backend_key, version)
     return replace(agent, url=public)
 
 

@@ -202,7 +202,9 @@ def test_a_tool_publishing_the_check_port_gets_no_credential(host, contexts):
     assert started.returncode == 0, started.stderr
     try:
         before = host_fingerprint(host)
-        done, seconds = timed(lambda: host.fab("rollback", timeout=60))
+        done, seconds = timed(
+            lambda: host.fab("rollback", "--env-file", str(host.env_file), timeout=60)
+        )
         seen = host.sh(f"docker logs {squatter} 2>&1").stdout
     finally:
         host.sh(f"docker rm -f {squatter}")
