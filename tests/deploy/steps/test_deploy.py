@@ -157,7 +157,7 @@ def test_fresh_host_gets_every_step_in_order(context):
         "docker rename",  # and the agent's name
         "wait port",  # verify: the public port is the agent's own, before the key goes there
         "settle",
-        "grep -qF",  # the lock, released only if its owner file still names this take
+        "flock /var/lib/dtma-deploy/lock.guard",  # the lock, released only if still this take's
         "printf %s\\n",  # the audit line
     ]
 
@@ -230,7 +230,7 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "docker container",
         "wait port",
         "settle",  # the restored agent is stable
-        "grep -qF",
+        "flock /var/lib/dtma-deploy/lock.guard",
         "printf %s\\n",
     ]
 
