@@ -1,14 +1,15 @@
 """Redeploy cost: `fab deploy` against `docker save | gzip | ssh docker load`, side by side.
 
     python -m bench.redeploy [--rounds N] [--cold-rounds N] [--cases code,deps,nochange,cold,multi]
-                             [--links loopback,50mbit] [--shaped-cases code,nochange]
+                             [--links loopback,50mbit,50mbit-30ms] [--shaped-cases code,nochange]
                              [--engine classic|containerd]
 
 Each pipeline deploys to its own sandbox droplet, so the two never share layers on a host. The
 first deploy of each is the warm-up (unmeasured); then, per case, the rounds alternate baseline,
 ours, baseline, ours ... Defaults: code 3 rounds, deps 1, nochange 3, cold 1 on loopback (fewer
-than 5 so that the whole `make bench` fits in 15 minutes on 2 cores). Then, on a second pair of
-droplets whose veths are shaped to 50 Mbit/s after their first deploy: code 3, nochange 2.
+than 5 so that the whole `make bench` fits in 20 minutes on 2 cores). Then, per shaped link, on
+a pair of droplets whose veths are shaped to 50 Mbit/s after their first deploy (and, for
+50mbit-30ms, reached through relays adding 30 ms each way: bench/relay.py): code 3, nochange 2.
 `--engine containerd`: droplets whose engine uses the containerd image store (Docker 29's
 default), where ours sends a partial OCI layout. Prints a table on stdout, progress on stderr,
 and writes bench/results/<date>.json (the engine in its settings and its name).
@@ -36,9 +37,10 @@ from bench.figures import Measurement, summarize_case
 from bench.goals import judge, judge_nochange_wall
 from bench.machine import machine_info, write_results
 from bench.multihost import multi_host, render_multi
+from bench.relay import delayed
 from bench.runner import SandboxPool, Target, baseline_target, measure, ours_target, run_rounds, say
 from bench.runner import describe as describe_measurement
-from bench.shaping import LINKS, ShapingError, apply_link
+from bench.shaping import DELAYS, LINKS, ShapingError, apply_link
 from bench.table import render_cases, render_goals, render_links
 from tasks.images import resolve_base_image
 from tasks.sandbox import ENGINES, Sandbox, SandboxError
@@ -137,8 +139,16 @@ class Run:
             pool_up = self.pool.up(f"ours{suffix}")
             targets.append(ours_target([pool_up], self.env_file, contexts["ours"]))
         targets = [t for t in targets if self.first_deploy(t, f"setup {link}")]
-        for target in targets:
-            apply_link(target.sandboxes[0].name, link)
+        with contextlib.ExitStack() as relays:
+            for target in targets:
+                apply_link(target.sandboxes[0].name, link)
+                if link in DELAYS:
+                    far = relays.enter_context(delayed(target.sandboxes[0], DELAYS[link]))
+                    target.sandboxes[0] = far
+            self.measure_rounds(link, targets, cases)
+        return targets
+
+    def measure_rounds(self, link: str, targets: list[Target], cases: list[str]) -> None:
         if self.args.warmup and link == "loopback":
             warm = run_rounds(targets, "code", self.args.warmup, self.run_id, True, "warm-up")
             self.deploys += warm
@@ -149,7 +159,6 @@ class Run:
             for m in done:
                 m.case = label
             self.measurements += done
-        return targets
 
     def execute(self) -> None:
         cases = self.args.cases

@@ -37,7 +37,7 @@ from bench.redeploy import RESULTS_DIR, write_env_file
 from bench.refresh import RefreshLoop
 from bench.release_table import render_releases
 from bench.runner import SandboxPool, say
-from bench.shaping import LINKS, ShapingError, apply_link
+from bench.shaping import DELAYS, LINKS, ShapingError, apply_link
 from tasks.images import resolve_base_image
 from tasks.sandbox import Sandbox, SandboxError
 from tasks.sandbox.droplet import KNOWN_HOSTS
@@ -53,14 +53,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.releases", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add = parser.add_argument
-    add("--links", default=",".join(LINKS), help=f"comma list from {','.join(LINKS)} (all)")
+    links = [link for link in LINKS if link not in DELAYS]  # no relay here: rates only
+    add("--links", default=",".join(links), help=f"comma list from {','.join(links)} (all)")
     add("--threads", type=int, default=8, help="load threads (8; raised if under 50 req/s)")
     add("--rate", type=float, default=80.0, help="requests/s the load aims at (80)")
     add("--out", type=Path, default=RESULTS_DIR, help="folder for the JSON (bench/results)")
     args = parser.parse_args(argv)
     args.links = [link.strip() for link in args.links.split(",") if link.strip()]
-    if not args.links or set(args.links) - set(LINKS):
-        parser.error(f"--links: choose from {', '.join(LINKS)}")
+    if not args.links or set(args.links) - set(links):
+        parser.error(f"--links: choose from {', '.join(links)}")
     return args
 
 

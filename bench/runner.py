@@ -44,6 +44,7 @@ class Target:
 
 def baseline_target(pipeline: Baseline, context: Path) -> Target:
     def deploy(target: Target) -> tuple[dict[str, float], dict]:
+        pipeline.sandbox = target.sandboxes[0]  # it may be reached through a relay now
         return pipeline.deploy(target.context), {}
 
     return Target("baseline", [pipeline.sandbox], context, deploy)

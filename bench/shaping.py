@@ -2,7 +2,8 @@
 
 The droplet's eth0 is one end of a veth pair; the other end lives on this machine. A `tbf`
 qdisc there limits what this machine sends INTO the droplet (the direction a deploy's bytes
-go), e.g. to 50 Mbit/s. `netem` does not exist on these machines, so no latency is added.
+go), e.g. to 50 Mbit/s. `netem` does not exist on these machines: a link with latency adds
+bench/relay.py's relays on the droplet's SSH and agent ports (DELAYS, seconds each way).
 """
 
 from __future__ import annotations
@@ -10,8 +11,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-LINKS = {"loopback": None, "50mbit": "50mbit"}
-LINK_TITLES = {"loopback": "loopback", "50mbit": "50 Mbit/s"}
+LINKS = {"loopback": None, "50mbit": "50mbit", "50mbit-30ms": "50mbit"}
+DELAYS = {"50mbit-30ms": 0.030}
+LINK_TITLES = {
+    "loopback": "loopback",
+    "50mbit": "50 Mbit/s",
+    "50mbit-30ms": "50 Mbit/s, 30 ms each way",
+}
 NET = Path("/sys/class/net")
 
 
@@ -60,7 +66,8 @@ def unshape(container: str) -> None:
 
 
 def apply_link(container: str, link: str) -> None:
-    """Put `container` on `link` ("loopback": unshaped, "50mbit": 50 Mbit/s into it)."""
+    """Put `container` on `link`'s rate ("loopback": unshaped, "50mbit": 50 Mbit/s into it);
+    its delay, if any, is bench/relay.py's."""
     if link not in LINKS:
         raise ShapingError(f"unknown link {link!r}; choose from {', '.join(LINKS)}")
     rate = LINKS[link]
