@@ -10,6 +10,7 @@ connect options (timeouts, keys, host-key policy) are set.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from tasks import interrupts
 from tasks.commands.shell import to_shell
 from tasks.errors import DeployError
 from tasks.host_keys import HostKeyCheck
+from tasks.host_shell import HostShell
 from tasks.settings import DeploySettings
 from tasks.tunnel import LocalForward
 
@@ -90,6 +92,9 @@ class Remote:
         self._conn = conn
         self._host_keys = host_keys
         self.exchanges = 0
+        self._shell: HostShell | None = None
+        self._opening = threading.Lock()
+        self._shell_refused = not hasattr(conn, "open")  # a stand-in without SSH underneath
         host_keys.apply(conn.client)  # before the first command opens the connection
 
     def _ssh_failed(self, exc: BaseException, step: str) -> DeployError:
@@ -118,7 +123,26 @@ class Remote:
         return bool(self._conn.is_connected)
 
     def close(self) -> None:
+        self._drop_shell()
         self._conn.close()
+
+    def _host_shell(self) -> HostShell | None:
+        """The shell kept open on the host (tasks/host_shell.py), opened on first use; None
+        where the host will not run one (then each command opens its own channel)."""
+        with self._opening:
+            if self._shell is None and not self._shell_refused:
+                self._conn.open()
+                transport = self._conn.client.get_transport()
+                try:
+                    self._shell = HostShell(transport) if transport is not None else None
+                except paramiko.ChannelException:
+                    self._shell_refused = True
+            return self._shell
+
+    def _drop_shell(self) -> None:
+        shell, self._shell = self._shell, None
+        if shell is not None:
+            shell.close()
 
     def run(
         self,
@@ -156,6 +180,15 @@ class Remote:
         # With one (`fab logs --follow`), the ^C goes to the command, which stops.
         try:
             with nullcontext() if pty else interrupts.held("the remote step under way"):
+                shell = self._host_shell() if hide and timeout is None else None
+                if shell is not None and shell.try_lock():  # else busy: another thread's
+                    try:
+                        return CommandResult(line, *shell.run(line))
+                    except BaseException:
+                        self._drop_shell()  # cut mid-answer: never read from it again
+                        raise
+                    finally:
+                        shell.unlock()
                 # in_stream=False: never read our stdin (pytest, cron and CI have none to give).
                 done = self._conn.run(
                     line, hide=hide, warn=True, in_stream=False, pty=pty, timeout=timeout
