@@ -18,7 +18,7 @@ from typing import Any
 
 # Read by `sh -s` before any command: its private directory, removed when the shell exits.
 SETUP = (
-    'd=$(mktemp -d /run/dtma-sh.XXXXXX 2>/dev/null || mktemp -d) || exit 1; '
+    "d=$(mktemp -d /run/dtma-sh.XXXXXX 2>/dev/null || mktemp -d) || exit 1; "
     'trap \'rm -rf "$d"\' EXIT; echo "$1 ready"\n'
 )
 CHUNK = 65536
