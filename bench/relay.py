@@ -30,20 +30,23 @@ async def _carry(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, del
     queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
     async def deliver() -> None:
-        while True:
-            due, data = await queue.get()
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            if not data:
-                with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # the far end gone: nothing more to deliver
+            while True:
+                due, data = await queue.get()
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if not data:
                     writer.write_eof()
-                return
-            writer.write(data)
-            await writer.drain()
+                    return
+                writer.write(data)
+                await writer.drain()
 
     delivering = asyncio.ensure_future(deliver())
     try:
         while True:
-            data = await reader.read(CHUNK)
+            try:
+                data = await reader.read(CHUNK)
+            except OSError:
+                data = b""  # a reset reads as the end
             queue.put_nowait((loop.time() + delay, data))
             if not data:
                 break
@@ -58,12 +61,18 @@ class DelayRelay:
     def __init__(self, target: int, delay: float) -> None:
         self.target, self.delay = target, delay
         self._loop = asyncio.new_event_loop()
+        self._relays: set[asyncio.Task[None]] = set()  # held: a task only weakly held may go
         self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._relay, "127.0.0.1", 0)
+            asyncio.start_server(self._accepted, "127.0.0.1", 0)
         )
         self.port: int = self._server.sockets[0].getsockname()[1]
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
+
+    def _accepted(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        task = asyncio.ensure_future(self._relay(client_r, client_w))
+        self._relays.add(task)
+        task.add_done_callback(self._relays.discard)
 
     async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter):
         try:

@@ -140,8 +140,3 @@ def tag(image: str, ref: str) -> Argv:
 def engine_info() -> Argv:
     """The storage driver and its status: tells the classic image store from containerd's."""
     return ["docker", "info", "--format", "{{.Driver}}|{{json .DriverStatus}}"]
-
-
-def load(path: str) -> Argv:
-    # docker load reads gzip itself: no shell pipe, so no pipefail question.
-    return ["docker", "load", "-i", path]

@@ -45,10 +45,6 @@ def remove_files(*paths: str) -> Argv:
     return ["rm", "-f", *paths]
 
 
-def move(source: str, target: str) -> Argv:
-    return ["mv", source, target]
-
-
 def append_line(path: str, line: str) -> Argv:
     """Append one line to a file (the audit log: no secrets in it)."""
     return append_to(["printf", "%s\\n", line], path)

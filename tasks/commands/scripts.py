@@ -215,3 +215,19 @@ def engine_under_systemd() -> Argv:
 
 def restart_engine() -> Argv:
     return ["sh", "-c", RESTART_ENGINE]
+
+
+CHECKSUM_DIFFERS = 65  # exit code of load_staged when the staged archive is not the one sent
+# The staged archive $1: its sha256 must be $3; renamed to $2 (so a cut transfer's `.part` is
+# never loaded), loaded, removed whatever the load said. Prints what docker load said.
+LOAD_STAGED = f"""\
+[ "$(sha256sum "$1" | cut -d ' ' -f 1)" = "$3" ] ||
+  {{ rm -f "$1"; echo "staged archive differs from the sent one" >&2; exit {CHECKSUM_DIFFERS}; }}
+mv "$1" "$2" || exit 1
+docker load -i "$2" 2>&1; code=$?
+rm -f "$2"
+exit $code"""
+
+
+def load_staged(part: str, final: str, sha256: str) -> Argv:
+    return ["sh", "-c", LOAD_STAGED, "dtma-load", part, final, sha256]

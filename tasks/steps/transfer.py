@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from tasks.commands import docker, files
+from tasks.commands import files, scripts
 from tasks.errors import DeployError
 from tasks.facts.host_images import parse_df_available
 from tasks.layers import HashingWriter
@@ -77,25 +77,26 @@ class Sender:
             )
 
     def deliver(self, local: Path, remote_path: str, size: int) -> None:
+        """Upload, then checksum, load and remove in one exchange (scripts.load_staged)."""
         part = f"{remote_path}.part"
         try:
             self.upload(local, part, size)
-            self.bytes_sent += size
-            answer = self.remote.run(files.sha256(part), step="checksum", hint="re-run")
-            if answer.stdout.split()[0] != self.sha256:
-                raise self.fail("checksum", "staged archive differs from the sent one", "re-run")
-            self.remote.run(files.move(part, remote_path), step="checksum", hint="re-run")
-            loaded = self.remote.run(docker.load(remote_path), step="load", check=False)
-            # Docker 28's containerd store says "Error unpacking image" and exits 0.
-            said = f"{loaded.stdout}\n{loaded.stderr}"
-            if not loaded.ok or "Error unpacking" in said:
-                failed = [line for line in said.splitlines() if "Error" in line]
-                raise LoadRefused(failed[-1] if failed else loaded.last_line())
-        finally:
+        except BaseException:
             # A dropped link is not re-dialled just to tidy up: the next ship removes leftovers.
             if self.remote.connected:
                 with contextlib.suppress(DeployError):
-                    self.remote.run(files.remove_files(part, remote_path), step="cleanup")
+                    self.remote.run(files.remove_files(part), step="cleanup")
+            raise
+        self.bytes_sent += size
+        argv = scripts.load_staged(part, remote_path, self.sha256)
+        loaded = self.remote.run(argv, step="load", check=False)
+        if loaded.exit_code == scripts.CHECKSUM_DIFFERS:
+            raise self.fail("checksum", loaded.last_line(), "re-run")
+        # Docker 28's containerd store says "Error unpacking image" and exits 0.
+        said = f"{loaded.stdout}\n{loaded.stderr}"
+        if not loaded.ok or "Error unpacking" in said:
+            failed = [line for line in said.splitlines() if "Error" in line]
+            raise LoadRefused(failed[-1] if failed else loaded.last_line())
 
     def upload(self, local: Path, remote_path: str, size: int) -> None:
         meter = TransferProgress("ship", size) if self.progress else None

@@ -78,6 +78,7 @@ def kinds(remote: FakeRemote) -> list[str]:
         scripts.SETTLE_PROBE: "settle",
         scripts.HOST_LAYERS: "layers",
         scripts.WAIT_LISTENING: "wait port",
+        scripts.LOAD_STAGED: "load",
     }
     out = []
     for argv in remote.sent:
@@ -101,12 +102,6 @@ def fresh_host(image: FakeImage, **survey: str) -> FakeRemote:
         "df", "-PB1", with_=result("Filesystem 1 U Available C M\nx 1 0 999999999 0% /\n")
     )
     remote.answer("sh", "-c", files.install_file("a", "b")[2], with_=result(f"{env_sha()}  x\n"))
-    remote.answer(
-        "sha256sum",
-        with_=lambda argv: result(
-            f"{hashlib.sha256(remote.uploads[-1].data).hexdigest()}  {argv[-1]}\n"
-        ),
-    )
     remote.answer("docker", "container", "inspect", with_=NO_SUCH_CONTAINER)
     remote.answer("sh", "-c", scripts.SETTLE_PROBE, with_=settle_answer("dtma"))
     return remote
@@ -140,10 +135,7 @@ def test_fresh_host_gets_every_step_in_order(context):
         "layers",  # the plan: which layer chains the host holds
         "docker image",  # has the host this image? no
         "mkdir -p",  # the stage dir, cleared, its free space
-        "sha256sum <staged>",  # after the SFTP upload
-        "mv <staged>",
-        "docker load",
-        "rm -f",
+        "load",  # after the SFTP upload: checksum, rename, load, remove, in one
         "docker image",  # now it has
         # no `docker tag`: the image has no tag but the one the archive carries
         "install -d",  # env: private dir and file, then the SFTP write
