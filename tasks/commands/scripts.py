@@ -219,15 +219,18 @@ def restart_engine() -> Argv:
 
 CHECKSUM_DIFFERS = 65  # exit code of load_staged when the staged archive is not the one sent
 # The staged archive $1: its sha256 must be $3; renamed to $2 (so a cut transfer's `.part` is
-# never loaded), loaded, removed whatever the load said. Prints what docker load said.
+# never loaded), loaded, removed whatever the load said. Prints what docker load said, then
+# "identity=" and what a fingerprint reads of image $4 (format $5) as the host now has it.
 LOAD_STAGED = f"""\
 [ "$(sha256sum "$1" | cut -d ' ' -f 1)" = "$3" ] ||
   {{ rm -f "$1"; echo "staged archive differs from the sent one" >&2; exit {CHECKSUM_DIFFERS}; }}
 mv "$1" "$2" || exit 1
 docker load -i "$2" 2>&1; code=$?
 rm -f "$2"
+echo "identity=$(docker image inspect --format "$5" "$4" 2>/dev/null)"
 exit $code"""
 
 
-def load_staged(part: str, final: str, sha256: str) -> Argv:
-    return ["sh", "-c", LOAD_STAGED, "dtma-load", part, final, sha256]
+def load_staged(part: str, final: str, sha256: str, image_ref: str) -> Argv:
+    argv = ["sh", "-c", LOAD_STAGED, "dtma-load", part, final, sha256, image_ref]
+    return [*argv, INSPECT_FORMAT]

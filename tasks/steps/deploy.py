@@ -137,6 +137,7 @@ def run_locked(
             full=s.full,
             present=present,
             store=found.image_store,
+            host_fingerprint=found.target_fingerprint,
             docker_client=docker_client,
         )
     rep.bytes_sent, rep.image_bytes = shipped.bytes_sent, shipped.image_bytes

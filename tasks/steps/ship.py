@@ -81,12 +81,14 @@ def ship(
     on_progress: ProgressCallback | None = None,
     present: set[str] | None = None,
     store: str = "",
+    host_fingerprint: str | None = None,
 ) -> ShipResult:
     """Make the host hold `image_ref` (same image, same tags), sending as little as possible.
 
     `on_progress(sent, total)` is called as the upload advances (tests use it to cut links).
-    `present`: the chain ids `reusable_chain_ids` gave, when the caller just asked, and
-    `store`: the host's image store, when known (each saves a round trip).
+    `present`: the chain ids `reusable_chain_ids` gave, when the caller just asked,
+    `store`: the host's image store, and `host_fingerprint`: that of the host's `image_ref`
+    ("" when it lacks one), when known (each saves a round trip).
     """
     started = time.monotonic()
     client = docker_client or docker.from_env()
@@ -100,7 +102,9 @@ def ship(
     fingerprint = identity.fingerprint(image.attrs)
 
     store = store or read_image_store(remote)
-    if not full and read_fingerprint(remote, image_ref) == fingerprint:
+    if host_fingerprint is None:
+        host_fingerprint = read_fingerprint(remote, image_ref)
+    if not full and host_fingerprint == fingerprint:
         tag(remote, image_ref, tags)
         return ShipResult(
             image_id=image.id,
@@ -133,20 +137,21 @@ def ship(
                 return write_gzipped_oci_archive(archive, saved_image, image_ref, drop, out)
 
             first = oci if store == "containerd" and drop else legacy
-            send = Sender(remote, first, Path(work), stage_dir, progress, on_progress)
+            send = Sender(remote, image_ref, first, Path(work), stage_dir, progress, on_progress)
             try:
-                send(drop)
+                loaded = send(drop)
             except (LoadRefused, ArchiveError) as refused:
                 if not drop:
                     raise DeployError(remote.host, "load", str(refused), LOAD_HINT) from None
                 print(f"{remote.host}: partial archive refused ({refused}); sending it all once")
                 fell_back, drop, layers_sent = True, set(), layers_total
                 try:
-                    send(drop, legacy)
+                    loaded = send(drop, legacy)
                 except LoadRefused as again:
                     raise DeployError(remote.host, "load", str(again), LOAD_HINT) from None
 
-    if read_fingerprint(remote, image_ref, step="verify") != fingerprint:
+    inspected = identity.parse_inspect_line(loaded)
+    if not inspected or identity.fingerprint(inspected) != fingerprint:
         cause = f"after the load the host's {image_ref} is not the image sent"
         raise DeployError(remote.host, "verify", cause, "re-run with --full")
     tag(remote, image_ref, tags)

@@ -36,19 +36,22 @@ class Sender:
     def __init__(
         self,
         remote: Remote,
+        image_ref: str,
         write: ArchiveWriter,
         work: Path,
         stage_dir: str,
         progress: bool,
         on_progress: ProgressCallback | None,
     ) -> None:
-        self.remote, self.write, self.work, self.stage_dir = remote, write, work, stage_dir
+        self.remote, self.image_ref, self.write = remote, image_ref, write
+        self.work, self.stage_dir = work, stage_dir
         self.progress, self.on_progress = progress, on_progress
         self.bytes_sent = 0  # over every attempt
         self.sha256 = ""  # of the last archive built
 
-    def __call__(self, drop: set[str], write: ArchiveWriter | None = None) -> None:
-        """Send the archive `write` (default: the Sender's) makes without the files in `drop`."""
+    def __call__(self, drop: set[str], write: ArchiveWriter | None = None) -> str:
+        """Send the archive `write` (default: the Sender's) makes without the files in `drop`;
+        returns what a fingerprint reads of the image on the host after the load."""
         local = self.work / "image.tar.gz"
         try:
             with open(local, "wb") as out:
@@ -56,7 +59,7 @@ class Sender:
             self.sha256 = hashed.sha256
             self.stage(hashed.bytes)
             name = f"{files.STAGED_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
-            self.deliver(local, f"{self.stage_dir}/{name}.tar.gz", hashed.bytes)
+            return self.deliver(local, f"{self.stage_dir}/{name}.tar.gz", hashed.bytes)
         finally:
             local.unlink(missing_ok=True)
 
@@ -76,8 +79,9 @@ class Sender:
                 "free space on the host or use a stage dir on a bigger disk",
             )
 
-    def deliver(self, local: Path, remote_path: str, size: int) -> None:
-        """Upload, then checksum, load and remove in one exchange (scripts.load_staged)."""
+    def deliver(self, local: Path, remote_path: str, size: int) -> str:
+        """Upload, then checksum, load, remove and read the image in one exchange
+        (scripts.load_staged); returns the image's identity line as the host has it."""
         part = f"{remote_path}.part"
         try:
             self.upload(local, part, size)
@@ -88,7 +92,7 @@ class Sender:
                     self.remote.run(files.remove_files(part), step="cleanup")
             raise
         self.bytes_sent += size
-        argv = scripts.load_staged(part, remote_path, self.sha256)
+        argv = scripts.load_staged(part, remote_path, self.sha256, self.image_ref)
         loaded = self.remote.run(argv, step="load", check=False)
         if loaded.exit_code == scripts.CHECKSUM_DIFFERS:
             raise self.fail("checksum", loaded.last_line(), "re-run")
@@ -97,6 +101,8 @@ class Sender:
         if not loaded.ok or "Error unpacking" in said:
             failed = [line for line in said.splitlines() if "Error" in line]
             raise LoadRefused(failed[-1] if failed else loaded.last_line())
+        identity = [line for line in loaded.stdout.splitlines() if line.startswith("identity=")]
+        return identity[-1].removeprefix("identity=") if identity else ""
 
     def upload(self, local: Path, remote_path: str, size: int) -> None:
         meter = TransferProgress("ship", size) if self.progress else None

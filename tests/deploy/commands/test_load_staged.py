@@ -22,6 +22,7 @@ def stub_docker(tmp_path: Path) -> Path:
     stub = bin_dir / "docker"
     stub.write_text(
         '#!/bin/sh\necho "$@" >> "$STUB_LOG"\n'
+        '[ "$1" = load ] || { echo "sha256:abc linux/amd64 $5"; exit 0; }\n'
         '[ -z "$STUB_FAIL" ] || { echo "Error processing tar file" >&2; exit 1; }\n'
         'echo "Loaded image: dtma:v2"\n'
     )
@@ -36,7 +37,7 @@ def load(stub_docker: Path, part: Path, final: Path, sha: str, fail: bool = Fals
         "STUB_LOG": str(stub_docker / "calls"),
         "STUB_FAIL": "1" if fail else "",
     }
-    line = to_shell(scripts.load_staged(str(part), str(final), sha))
+    line = to_shell(scripts.load_staged(str(part), str(final), sha, "dtma:v2"))
     return subprocess.run(["sh", "-c", line], env=env, capture_output=True, text=True)
 
 
@@ -50,7 +51,10 @@ def test_the_archive_sent_is_loaded_and_removed(tmp_path, stub_docker):
     part, final, sha = staged(tmp_path)
     done = load(stub_docker, part, final, sha)
     assert done.returncode == 0 and "Loaded image: dtma:v2" in done.stdout
-    assert (stub_docker / "calls").read_text() == f"load -i {final}\n"  # the renamed file
+    assert done.stdout.splitlines()[-1] == "identity=sha256:abc linux/amd64 dtma:v2"
+    calls = (stub_docker / "calls").read_text().splitlines()
+    assert calls[0] == f"load -i {final}"  # the renamed file
+    assert calls[1].startswith("image inspect --format ") and calls[1].endswith(" dtma:v2")
     assert not part.exists() and not final.exists()
 
 

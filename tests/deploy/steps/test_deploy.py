@@ -95,9 +95,8 @@ def fresh_host(image: FakeImage, **survey: str) -> FakeRemote:
     the load)."""
     remote = FakeRemote()
     remote.answer("sh", "-c", scripts.SURVEY, with_=survey_answer(**survey))
-    remote.answer(
-        "docker", "image", "inspect", with_=[result(exit_code=1), result(image.inspected())]
-    )
+    loaded = f"Loaded image\nidentity={image.inspected()}"
+    remote.answer("sh", "-c", scripts.LOAD_STAGED, with_=result(loaded))
     remote.answer(
         "df", "-PB1", with_=result("Filesystem 1 U Available C M\nx 1 0 999999999 0% /\n")
     )
@@ -126,17 +125,16 @@ def test_fresh_host_gets_every_step_in_order(context):
     writes = len(remote.sent) + len(remote.uploads) + len(remote.tunneled) + len(remote.files)
     assert rep.total_exchanges == writes
     assert sum(rep.exchanges.values()) == writes - 3  # the lock's take and release, the audit
-    assert rep.exchanges["check"] == 1 and rep.exchanges["ship"] >= 5
+    assert rep.exchanges["check"] == 1 and rep.exchanges["ship"] == 3  # stage, upload, load
     # Every check that presents the key goes through SSH: the candidate's port, then the agent's.
     assert remote.tunneled == [30001, 30000, 30000]
     assert kinds(remote) == [
         "survey",
         "mkdir -p",  # the lock, taken and signed
         "layers",  # the plan: which layer chains the host holds
-        "docker image",  # has the host this image? no
+        # the survey said the host lacks this image
         "mkdir -p",  # the stage dir, cleared, its free space
-        "load",  # after the SFTP upload: checksum, rename, load, remove, in one
-        "docker image",  # now it has
+        "load",  # after the SFTP upload: checksum, rename, load, remove, read back, in one
         # no `docker tag`: the image has no tag but the one the archive carries
         "install -d",  # env: private dir and file, then the SFTP write
         "sh -c",  # installed atomically, its sha256 read back
@@ -179,7 +177,6 @@ def test_release_that_fails_verify_is_rolled_back(context):
     running = "sha256:old true dtma:v1 healthy"
     survey = survey_answer(running=running, target=image.survey_target(), publish30000="dtma ")
     remote.answer("sh", "-c", scripts.SURVEY, with_=survey)
-    remote.answer("docker", "image", "inspect", with_=result(image.inspected()))
     remote.answer("sh", "-c", files.install_file("a", "b")[2], with_=result(f"{env_sha()}  x\n"))
     remote.answer("inspect", "dtma-previous", with_=inspect_answer("dtma-previous", version="v1"))
     remote.answer("inspect", "dtma", with_=inspect_answer("dtma", version="v1"))
@@ -204,7 +201,7 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "survey",
         "mkdir -p",
         "layers",
-        "docker image",  # the host holds the image: nothing is sent
+        # the survey said the host holds the image: nothing is sent
         "install -d",
         "sh -c",
         "docker container",  # v1 publishes its port itself (an earlier kind)
