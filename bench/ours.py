@@ -16,7 +16,10 @@ from tasks.sandbox import Sandbox
 from tasks.sandbox.droplet import KNOWN_HOSTS
 
 FAB = Path(sys.executable).with_name("fab")
-REPORT_KEYS = ("phases", "bytes_sent", "image_bytes", "layers_total", "layers_sent", "new_image")
+REPORT_KEYS = (
+    "phases", "exchanges", "total_exchanges", "bytes_sent", "image_bytes", "layers_total",
+    "layers_sent", "new_image",
+)  # fmt: skip
 
 
 def fab_argv(

@@ -30,7 +30,7 @@ from tasks.steps.env import install_env
 from tasks.steps.handover import Retire, hand_over, handing_over
 from tasks.steps.release import release_labels, replace_agent
 from tasks.steps.rollback import roll_back_after
-from tasks.steps.ship import reusable_chain_ids, ship
+from tasks.steps.ship import EarlySave, reusable_chain_ids, ship
 from tasks.steps.verify import verify_release, verify_unchanged
 
 
@@ -54,6 +54,7 @@ def run_deploy(
     """Deploy to one host, filling `rep` as it goes; the report is shown and written whatever
     happens (and the host's audit log gets a line once the host was reached)."""
     touched = False
+    saving: EarlySave | None = None
     try:
         with step(rep, "preflight", remote):
             env = None if s.env_from_host else preflight.load_env(s, rep.host)
@@ -63,6 +64,7 @@ def run_deploy(
         with step(rep, "build", remote):
             built = build(s, cache=build_cache)
         rep.version, rep.new_image = built.version, built.ref
+        saving = EarlySave(built.ref, docker_client)  # overlaps the round trips below
         with step(rep, "check", remote):
             found = preflight.check_host(remote, s, built.ref)
             if preflight.other_platform(built.platform, found.platform):
@@ -81,6 +83,7 @@ def run_deploy(
         touched = True
         unchanged = found.up_to_date(built.fingerprint, env.sha256) and not found.lock_owner
         if unchanged and not s.restart_anyway and not adoptee:
+            saving.discard()
             # Nothing to ship, nothing to restart: an outage for nothing. Check it answers.
             print(f"{rep.host}: already up to date ({built.ref}, same env file)", flush=True)
             rep.image_bytes, rep.layers_total = built.size, len(built.diff_ids)
@@ -90,11 +93,13 @@ def run_deploy(
             rep.outcome = "already up to date"
         else:
             with lock.held(remote, s.lock_dir, s.lock_ttl, s.force_unlock):
-                run_locked(remote, s, rep, env, built, found, adoptee, docker_client)
+                run_locked(remote, s, rep, env, built, found, adoptee, docker_client, saving)
     except Exception as exc:
         rep.error = str(exc)
         raise
     finally:
+        if saving is not None:
+            saving.discard()
         finish(remote, s, rep, touched)
 
 
@@ -119,9 +124,11 @@ def run_locked(
     found: HostSurvey,
     adoptee: adopt.Adoptee | None = None,
     docker_client: DockerClient | None = None,
+    saving: EarlySave | None = None,
 ) -> None:
     """Everything that changes the host, under its deploy lock. `docker_client`: the local
-    engine holding the image (default: the one the environment names)."""
+    engine holding the image (default: the one the environment names); `saving`: its save,
+    under way."""
     with step(rep, "plan", remote):
         present = reusable_chain_ids(remote, found.image_store, built.ref)
         missing = plan_layers(built.diff_ids, present).missing
@@ -138,6 +145,7 @@ def run_locked(
             present=present,
             store=found.image_store,
             host_fingerprint=found.target_fingerprint,
+            saving=saving,
             docker_client=docker_client,
         )
     rep.bytes_sent, rep.image_bytes = shipped.bytes_sent, shipped.image_bytes

@@ -7,8 +7,10 @@ archive -> gzip + sha256 -> SFTP to a staging file -> verify the checksum -> `do
 
 from __future__ import annotations
 
+import shutil
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,13 +84,15 @@ def ship(
     present: set[str] | None = None,
     store: str = "",
     host_fingerprint: str | None = None,
+    saving: EarlySave | None = None,
 ) -> ShipResult:
     """Make the host hold `image_ref` (same image, same tags), sending as little as possible.
 
     `on_progress(sent, total)` is called as the upload advances (tests use it to cut links).
     `present`: the chain ids `reusable_chain_ids` gave, when the caller just asked,
     `store`: the host's image store, and `host_fingerprint`: that of the host's `image_ref`
-    ("" when it lacks one), when known (each saves a round trip).
+    ("" when it lacks one), when known (each saves a round trip). `saving`: a save of this
+    image started earlier (`EarlySave`), used instead of saving it again.
     """
     started = time.monotonic()
     client = docker_client or docker.from_env()
@@ -124,8 +128,10 @@ def ship(
         present = reusable_chain_ids(remote, store, image_ref)
     fell_back = False
     with tempfile.TemporaryDirectory(prefix="dtma-ship-") as work:
-        saved = Path(work, "image.tar")
-        save_image(image, image_ref, saved)
+        saved = saving.result() if saving and saving.image_ref == image_ref else None
+        if saved is None:
+            saved = Path(work, "image.tar")
+            save_image(image, image_ref, saved)
         with tarfile.open(saved, mode="r:") as archive:
             drop, layers_sent = plan_archive(archive, image_ref, present)
 
@@ -196,16 +202,58 @@ def plan_archive(
         raise DeployError("local", "save", cause, "report a bug") from exc
 
 
-def save_image(image: docker.models.images.Image, image_ref: str, dest: Path) -> None:
-    """`docker save` to a local file: the manifest comes last, so it can't be filtered live."""
+def save_image(
+    image: docker.models.images.Image,
+    image_ref: str,
+    dest: Path,
+    stop: threading.Event | None = None,
+) -> None:
+    """`docker save` to a local file: the manifest comes last, so it can't be filtered live.
+    `stop` set: the save ends at the next chunk (the file is then incomplete)."""
     named: str | bool = image_ref if image_ref in image.tags else bool(image.tags)
     try:
         with open(dest, "wb") as out:
-            for chunk in image.save(chunk_size=1 << 20, named=named):
+            chunks = image.save(chunk_size=1 << 20, named=named)
+            for chunk in chunks:
+                if stop is not None and stop.is_set():
+                    chunks.close()  # the engine stops writing when the stream closes
+                    return
                 out.write(chunk)
     except (docker.errors.APIError, OSError) as exc:
         cause = f"local docker save failed: {exc}"
         raise DeployError("local", "save", cause, "check local disk space") from exc
+
+
+class EarlySave:
+    """`docker save` of a freshly built image, started in a thread while the host is asked what
+    it holds: on a distant link the round trips and the save overlap instead of adding up.
+    `discard()` stops it (the host had the image: nothing to send) and removes the file."""
+
+    def __init__(self, image_ref: str, client: docker.DockerClient | None) -> None:
+        self.image_ref = image_ref
+        self._dir = Path(tempfile.mkdtemp(prefix="dtma-save-"))
+        self._path = self._dir / "image.tar"
+        self._stop = threading.Event()
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._save, args=(client,), daemon=True)
+        self._thread.start()
+
+    def _save(self, client: docker.DockerClient | None) -> None:
+        try:
+            image = (client or docker.from_env()).images.get(self.image_ref)
+            save_image(image, self.image_ref, self._path, stop=self._stop)
+        except Exception as exc:  # only a head start: the ship saves again and says why
+            self._error = exc
+
+    def result(self) -> Path | None:
+        """The saved archive; None when this save failed (the ship saves again and says why)."""
+        self._thread.join()
+        return None if self._error or self._stop.is_set() else self._path
+
+    def discard(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def tag(remote: Remote, image_ref: str, tags: Sequence[str]) -> None:
