@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from dtma.contract import FULL_STATUS_SCHEMA
+from dtma.contract import FULL_STATUS_SCHEMA, INSTANCE_HEADER
 from tasks.errors import VerifyFailed
 
 # A fresh connection per check, as the backend makes; and through an SSH tunnel, the agent's
@@ -26,6 +26,7 @@ class AgentReport:
     url: str
     version: str
     status: str
+    instance: str = ""  # the X-DTMA-Instance it answered with ("" from an agent too old)
 
 
 def wait_for_health(
@@ -91,12 +92,14 @@ def check_status(url: str, backend_key: str, version: str) -> dict[str, Any]:
     return body
 
 
-def check_wrong_key_refused(url: str) -> None:
+def check_wrong_key_refused(url: str) -> str:
+    """A wrong key gets 403; returns the instance id that answer carried."""
     response = get_status(url, "wrong-" + secrets.token_hex(16))
     if response.status_code != 403:
         raise VerifyFailed(
             f"/status with a wrong key answered HTTP {response.status_code}, not 403"
         )
+    return response.headers.get(INSTANCE_HEADER, "")
 
 
 def check_agent(
@@ -123,8 +126,8 @@ def check_contract(
     serves = (body.get("environment") or {}).get("port")
     if port is not None and serves != port:
         raise VerifyFailed(f"/status says the agent would serve port {serves}, not {port}")
-    check_wrong_key_refused(url)
-    return AgentReport(url=url, version=body["version"], status=body["status"])
+    instance = check_wrong_key_refused(url)
+    return AgentReport(url, body["version"], body["status"], instance)
 
 
 def check_public(url: str, timeout: float, alive: Callable[[], None] | None = None) -> None:

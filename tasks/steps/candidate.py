@@ -11,7 +11,6 @@ from tasks.errors import DeployError, VerifyFailed
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps.agent_checks import check_agent
-from tasks.steps.handover import instance_of
 from tasks.steps.verify import await_listener, check_stable, running
 
 
@@ -25,15 +24,14 @@ def check_through_tunnel(remote: Remote, s: DeploySettings, version: str) -> str
     the instance id it answers with."""
     await_listener(remote, s.candidate_port, s.candidate, s.verify_timeout, owned=True)
     with remote.tunnel(s.candidate_port) as url:
-        check_agent(
+        instance = check_agent(
             url,
             backend_key=s.backend_key,
             version=version,
             timeout=s.verify_timeout,
             alive=running(remote, s.candidate),
             port=s.port,
-        )
-        instance = instance_of(url)
+        ).instance
     if not instance:
         raise VerifyFailed(f"answers without the {INSTANCE_HEADER} header: too old to hand over")
     return instance
