@@ -46,15 +46,21 @@ to its own sandbox droplet, rounds alternating, after an unmeasured first deploy
 include their build. Bytes are what the droplet's network interface received (SSH and the
 HTTP checks). The outage is the longest run of failed `/health` probes sent every 50 ms from
 inside the droplet. "50 Mbit/s" is a `tc tbf` on the droplet's host-side veth, set after the
-first deploy. Medians over the rounds; the targets are in the rows.
+first deploy; "30 ms each way" adds `bench/relay.py`'s relays on the droplet's SSH and agent
+ports (this kernel has no netem), so every round trip, over SSH or to the agent, pays 60 ms as
+it would to a droplet in a distant datacenter. Medians over the rounds; the targets are in the
+rows.
 
-Where `fab`'s seconds go: `ship` is mostly the local `docker save` of the whole image (the
-layers the host holds are dropped from it afterwards) and the host's `docker load`;
-`candidate` is the new agent's start, import and checks; `release` the promotion, the new
-process answering on port 30000 and the old agent's drain; the remainder is `fab` starting,
-connecting and writing its report. A no-change deploy is a build the cache answers, one survey
-round trip and the verify. Over loopback the plain path's whole image costs it little time;
-on a real uplink it pays for every byte of it on every deploy.
+Where `fab`'s seconds go: `ship` is the local `docker save` of the whole image (started right
+after the build, while the host is surveyed and planned, so on a distant link the two overlap)
+and the host's `docker load`; `candidate` is the new agent's start, import and checks;
+`release` the promotion, the new process answering on port 30000 and the old agent's drain;
+the remainder is `fab` starting (about 1 s of Python imports), connecting and writing its
+report. On a link with latency the round trips count: each report says how many exchanges
+each step had with the host (a command is one round trip on the shell `fab` keeps open there,
+a check through the SSH tunnel two). A no-change deploy is a build the cache answers, one
+survey round trip and the verify. Over loopback the plain path's whole image costs it little
+time; on a real uplink it pays for every byte of it on every deploy.
 """
 
 CONTAINERD = """\

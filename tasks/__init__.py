@@ -5,7 +5,8 @@ one beneath:
     steps/      preflight, build, ship, candidate, handover, verify, rollback, report
     facts/      typed things read from a host (survey, container state, host images)
     commands/   pure argv builders (no I/O)
-    runner.py   the only code that touches an SSH connection
+    runner.py   the only code that touches an SSH connection (with host_shell.py, the shell
+                kept open on the host, and tunnel.py, the local end of `ssh -L`)
 plus what they share: settings, errors, layers (image archives), images (the local build and
 its base image), rootfs, envfile, host_keys, interrupts, progress, units.
 

@@ -1,6 +1,7 @@
 """The one way to talk to a host: a Remote wraps a Fabric Connection.
 
-This is the only module that calls a connection's run, sftp or port forwarding. Commands come
+This is the only module that calls a connection's run, sftp or port forwarding (through
+tasks/host_shell.py, the shell it keeps open on the host, and tasks/tunnel.py). Commands come
 in as argv lists (tasks/commands) and are quoted once, here; answers go back as CommandResult.
 SSH trouble and failed commands become DeployError naming host, step, cause and what to do.
 Connections the project opens itself are made by `connection()`, the one place where
