@@ -136,7 +136,8 @@ def test_fresh_host_gets_every_step_in_order(context):
         "mkdir -p",  # the stage dir, cleared, its free space
         "load",  # after the SFTP upload: checksum, rename, load, remove, read back, in one
         # no `docker tag`: the image has no tag but the one the archive carries
-        "install -d",  # env: private dir and file, then the SFTP write
+        "sha256sum /etc/dtma/dtma.env",  # env: not this one on the host yet
+        "install -d",  # so: private dir and file, then the SFTP write
         "sh -c",  # installed atomically, its sha256 read back
         "docker container",  # candidate: is there an agent to hand over from? no
         "docker rm",  # candidate: created and started
@@ -202,6 +203,7 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "mkdir -p",
         "layers",
         # the survey said the host holds the image: nothing is sent
+        "sha256sum /etc/dtma/dtma.env",
         "install -d",
         "sh -c",
         "docker container",  # v1 publishes its port itself (an earlier kind)
