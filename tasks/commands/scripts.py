@@ -130,8 +130,8 @@ ENGINE_UNDER_SYSTEMD = "command -v systemctl >/dev/null && systemctl is-active -
 # Until something listens on TCP port $1 of the host (its own network namespace), checking every
 # second that container $2 still runs; exit 3 when it stopped, 4 after $3 seconds. With $4 =
 # owned, every listener on the port must then belong to container $2 (its main process, a child
-# of it, or a docker-proxy publishing its address), else exit 5: a credential is sent only to a
-# port proven so, never to a tool that publishes it.
+# of it, or a docker-proxy publishing its address), else exit 5 (also when $2 has exited: what
+# listens is then surely not it): a credential goes only to a port proven so, never to a tool.
 WAIT_LISTENING = """\
 hex=$(printf ':%04X' "$1")
 listeners() {
@@ -150,7 +150,6 @@ until [ -n "$(listeners)" ]; do
 done
 [ "$4" = owned ] || exit 0
 pid=$(docker container inspect --format '{{.State.Pid}}' "$2" 2>/dev/null)
-[ "${pid:-0}" != 0 ] || { echo "container $2 is not running" >&2; exit 3; }
 ips=$(docker container inspect "$2" \
   --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}')
 pids="$pid $(cat /proc/"$pid"/task/*/children 2>/dev/null)"
