@@ -16,8 +16,8 @@ import requests
 from dtma.contract import FULL_STATUS_SCHEMA, INSTANCE_HEADER
 from tasks.errors import VerifyFailed
 
-# A fresh connection per check, as the backend makes; and through an SSH tunnel, the agent's
-# close ends the tunnel's thread at once (a kept-alive one holds the tunnel's exit for 1 s).
+# A fresh connection per check, as the backend makes (through an SSH tunnel, the agent's close
+# also ends that connection's relay at once).
 ONE_REQUEST = {"Connection": "close"}
 
 
