@@ -63,8 +63,8 @@ deploy: install  ## deploy to HOST (make deploy HOST=root@droplet ENV_FILE=.env)
 smoke: install  ## smoke suite against HOST's agent (make smoke HOST=root@droplet ENV_FILE=.env)
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p no:cacheprovider smoke_tests --host $(AGENT) --env-file $(ENV_FILE)
 
-# `make bench` keeps to ~15 minutes on 2 cores; the fleet (another ~10) is `make bench-fleet`.
-bench: install engine  ## agent start, redeploy vs plain (loopback, 50 Mbit/s, containerd store), releases under load
+# `make bench` keeps to ~20 minutes on 2 cores; the fleet (another ~10) is `make bench-fleet`.
+bench: install engine  ## agent start, redeploy vs plain (loopback, 50 Mbit/s, 50 Mbit/s + 30 ms, containerd store), releases under load
 	$(BIN)/python -m bench.agent_start
 	$(BIN)/python -m bench.redeploy
 	$(BIN)/python -m bench.redeploy --engine containerd --links loopback --cases code,nochange
