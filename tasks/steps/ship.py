@@ -7,6 +7,7 @@ archive -> gzip + sha256 -> SFTP to a staging file -> verify the checksum -> `do
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tarfile
 import tempfile
@@ -227,7 +228,9 @@ def save_image(
 class EarlySave:
     """`docker save` of a freshly built image, started in a thread while the host is asked what
     it holds: on a distant link the round trips and the save overlap instead of adding up.
-    `discard()` stops it (the host had the image: nothing to send) and removes the file."""
+    `discard()` removes the file and lets the save end on its own, unwaited: the engine sends
+    nothing before it has exported the whole image, so waiting would cost a no-change deploy
+    that export. Whatever is left at exit is removed then."""
 
     def __init__(self, image_ref: str, client: docker.DockerClient | None) -> None:
         self.image_ref = image_ref
@@ -235,6 +238,7 @@ class EarlySave:
         self._path = self._dir / "image.tar"
         self._stop = threading.Event()
         self._error: Exception | None = None
+        atexit.register(shutil.rmtree, self._dir, ignore_errors=True)
         self._thread = threading.Thread(target=self._save, args=(client,), daemon=True)
         self._thread.start()
 
@@ -252,8 +256,7 @@ class EarlySave:
 
     def discard(self) -> None:
         self._stop.set()
-        self._thread.join()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        shutil.rmtree(self._dir, ignore_errors=True)  # an open file goes once it is closed
 
 
 def tag(remote: Remote, image_ref: str, tags: Sequence[str]) -> None:
