@@ -35,11 +35,15 @@ class HostShell:
     def __init__(self, transport: Any) -> None:
         self._marker = secrets.token_hex(16)
         self._buffer = b""
-        self._channel = transport.open_session()
-        self._channel.exec_command(f"sh -s {self._marker}")
-        self._channel.sendall(SETUP.encode())
         self._lock = threading.Lock()
-        self._read_until(f"{self._marker} ready\n".encode())
+        self._channel = transport.open_session()
+        try:
+            self._channel.exec_command(f"sh -s {self._marker}")
+            self._channel.sendall(SETUP.encode())
+            self._read_until(f"{self._marker} ready\n".encode())
+        except BaseException:
+            self._channel.close()
+            raise
 
     def try_lock(self) -> bool:
         return self._lock.acquire(blocking=False)

@@ -24,7 +24,7 @@ from tasks import interrupts
 from tasks.commands.shell import to_shell
 from tasks.errors import DeployError
 from tasks.host_keys import HostKeyCheck
-from tasks.host_shell import HostShell
+from tasks.host_shell import HostShell, HostShellClosed
 from tasks.settings import DeploySettings
 from tasks.tunnel import LocalForward
 
@@ -136,8 +136,8 @@ class Remote:
                 transport = self._conn.client.get_transport()
                 try:
                     self._shell = HostShell(transport) if transport is not None else None
-                except paramiko.ChannelException:
-                    self._shell_refused = True
+                except (paramiko.ChannelException, HostShellClosed):
+                    self._shell_refused = True  # no shell, or no room for its files there
             return self._shell
 
     def _drop_shell(self) -> None:

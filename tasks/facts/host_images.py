@@ -65,9 +65,9 @@ def read_chain_ids(remote: Remote, repository: str | None = None) -> set[str]:
     return all_chain_ids(parse_layer_lists(result.stdout))
 
 
-def read_fingerprint(remote: Remote, ref: str, step: str = "host image") -> str:
+def read_fingerprint(remote: Remote, ref: str) -> str:
     """The fingerprint of the host's image `ref` (tasks/identity.py), "" when it lacks one."""
-    result = remote.run(docker.image_identity(ref), step=step, check=False)
+    result = remote.run(docker.image_identity(ref), step="host image", check=False)
     inspected = identity.parse_inspect_line(result.stdout) if result.ok else None
     return identity.fingerprint(inspected) if inspected else ""
 

@@ -4,46 +4,12 @@ channel's stand-in: stdin in, stdout out). Over real SSH: tests/deploy/e2e."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
 from tasks.commands.shell import chain, to_shell, write_to
 from tasks.host_shell import HostShell, HostShellClosed
-
-
-class LocalChannel:
-    """What HostShell needs of a paramiko channel, over a local process."""
-
-    def __init__(self) -> None:
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def exec_command(self, command: str) -> None:
-        self.process = subprocess.Popen(
-            command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-
-    def sendall(self, data: bytes) -> None:
-        assert self.process is not None and self.process.stdin is not None
-        self.process.stdin.write(data)
-        self.process.stdin.flush()
-
-    def recv(self, size: int) -> bytes:
-        assert self.process is not None and self.process.stdout is not None
-        return os.read(self.process.stdout.fileno(), size)
-
-    def close(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-
-
-class LocalTransport:
-    def __init__(self) -> None:
-        self.channel = LocalChannel()
-
-    def open_session(self) -> LocalChannel:
-        return self.channel
+from tests.support.local_channel import DeadTransport, LocalTransport
 
 
 @pytest.fixture
@@ -84,3 +50,10 @@ def test_each_command_runs_alone(shell, tmp_path):
 def test_a_command_that_ends_the_shell_is_an_error_not_a_hang(shell):
     with pytest.raises(HostShellClosed):
         shell.run("kill -9 $$")
+
+
+def test_a_shell_that_cannot_start_says_so_and_leaves_nothing_running():
+    transport = DeadTransport()
+    with pytest.raises(HostShellClosed):
+        HostShell(transport)
+    assert transport.channel.process is not None and transport.channel.process.poll() is not None

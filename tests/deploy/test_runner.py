@@ -15,6 +15,7 @@ from tasks.commands.shell import chain, or_true, silenced
 from tasks.errors import DeployError
 from tasks.host_keys import HostKeyCheck
 from tasks.runner import CommandResult, Remote
+from tests.support.local_channel import DeadTransport
 
 HOST_KEYS = HostKeyCheck((Path("/nonexistent/known_hosts"),))
 
@@ -37,6 +38,25 @@ class RecordingConnection:
         if self.raises:
             raise self.raises
         return self.answer
+
+
+class ShellRefusingConnection(RecordingConnection):
+    """A connection whose host cannot keep a shell open: its setup exits at once."""
+
+    def __init__(self) -> None:
+        super().__init__(stdout="ran")
+        self.client.get_transport = DeadTransport  # type: ignore[method-assign]
+
+    def open(self) -> None:
+        pass
+
+
+def test_a_host_that_cannot_keep_a_shell_runs_each_command_on_its_own_channel():
+    conn = ShellRefusingConnection()
+    remote = Remote(conn, HOST_KEYS)
+    assert remote.run(["echo", "one"], step="x").stdout == "ran"
+    assert remote.run(["echo", "two"], step="x").stdout == "ran"
+    assert conn.lines == ["echo one", "echo two"]  # no further try at a shell
 
 
 def test_argv_is_quoted_once_and_operators_stay_bare():
