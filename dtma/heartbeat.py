@@ -62,7 +62,12 @@ class Heartbeat:
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            failures = 0 if self.beat_once() else failures + 1
+            if self.beat_once():
+                if failures:  # said once, so the log's last heartbeat line is true again
+                    log.warning("heartbeat: the backend takes them again after %d missed", failures)
+                failures = 0
+            else:
+                failures += 1
             delay = next_delay(self.settings.heartbeat_interval, failures)
             if failures:
                 log.warning("heartbeat: %d failure(s) in a row, retry in %.0f s", failures, delay)

@@ -1,5 +1,5 @@
 """The rooms of tasks/ import only downward: the deploy core knows neither the fleet, the
-sandbox nor the CLI; the fleet and the sandbox do not know each other or the CLI."""
+sandbox, the doctor nor the CLI; those three rooms do not know each other or the CLI."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
-ROOMS = ("cli", "fleet", "sandbox")
+ROOMS = ("cli", "fleet", "sandbox", "doctor")
 # room -> rooms it must not import
 FORBIDDEN = {
-    "core": {"tasks.cli", "tasks.fleet", "tasks.sandbox"},
-    "fleet": {"tasks.cli", "tasks.sandbox"},
-    "sandbox": {"tasks.cli", "tasks.fleet"},
+    "core": {"tasks.cli", "tasks.fleet", "tasks.sandbox", "tasks.doctor"},
+    "fleet": {"tasks.cli", "tasks.sandbox", "tasks.doctor"},
+    "sandbox": {"tasks.cli", "tasks.fleet", "tasks.doctor"},
+    "doctor": {"tasks.cli", "tasks.fleet", "tasks.sandbox"},
     "cli": set(),
 }
 

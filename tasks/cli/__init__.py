@@ -5,7 +5,7 @@ Every task is named here, once: `fab --list` shows exactly this collection.
 
 from invoke import Collection
 
-from tasks.cli import demo_task, deploy_tasks, host_tasks, sandbox_tasks
+from tasks.cli import demo_task, deploy_tasks, doctor_task, host_tasks, sandbox_tasks
 
 TASKS = {
     "deploy": deploy_tasks.deploy,
@@ -21,6 +21,7 @@ TASKS = {
     "releases": host_tasks.releases,
     "prune": host_tasks.prune,
     "plan": host_tasks.plan,
+    "doctor": doctor_task.doctor,
     "demo": demo_task.demo,
 }
 SANDBOX_TASKS = {

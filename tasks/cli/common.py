@@ -79,7 +79,7 @@ class LongFleetFlags(fabric.tasks.Task):
         return opts
 
 
-SWITCHES = frozenset({"follow"})  # switch flags that are no setting (settings.is_switch)
+SWITCHES = frozenset({"follow", "json"})  # switch flags that are no setting (settings.is_switch)
 SETTING_OF_FLAG = {"keep": "keep_releases"}  # a flag named other than its setting
 
 

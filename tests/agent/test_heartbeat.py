@@ -14,6 +14,7 @@ from dtma.heartbeat import Heartbeat, next_delay
 from dtma.tools import ToolStore
 from tests.agent.conftest import BACKEND_KEY, DROPLET_TOKEN, settings_for, unreachable_docker
 from tests.support.backend import BackendStandIn
+from tests.support.readiness import wait_until
 
 
 @pytest.fixture
@@ -65,6 +66,24 @@ def test_failures_back_off_with_growing_gaps(backend):
         beat.stop()
     first, second = gaps(beats[:3])
     assert second > first * 1.5  # 1 s then 2 s after consecutive 500s
+
+
+def test_the_log_says_when_beats_are_taken_again(backend, caplog):
+    """`fab doctor` reads the log's last heartbeat line: after failures it must not stay the
+    last word once the backend takes beats again."""
+    backend.heartbeat_mode = "error"
+    beat = running_heartbeat(backend, "0.2")
+    try:
+        backend.wait_for_heartbeats(2, timeout=15)
+        backend.heartbeat_mode = "ok"
+        wait_until(
+            lambda: any("takes them again" in r.getMessage() for r in caplog.records) or None,
+            "the heartbeat's recovery line",
+        )
+    finally:
+        beat.stop()
+    said = [r.getMessage() for r in caplog.records if "heartbeat" in r.getMessage()]
+    assert said[-1].startswith("heartbeat: the backend takes them again after"), said
 
 
 def test_hanging_receiver_times_out_and_backs_off(backend):
