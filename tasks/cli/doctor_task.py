@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from contextlib import redirect_stdout
 
 from fabric import Connection
 from invoke.exceptions import Exit
@@ -45,7 +47,8 @@ def doctor(c: Connection, s: DeploySettings, json: bool) -> None:
     if run.cli_hosts is None:  # called with a Connection (not through DeployExecutor)
         hosts, source = [c.original_host], "-H"
     else:
-        hosts, source = fleet_hosts(s, run.cli_hosts)
+        with redirect_stdout(sys.stderr if json else sys.stdout):  # stdout: the JSON alone
+            hosts, source = fleet_hosts(s, run.cli_hosts)
     if not json:
         print(f"doctor: {len(hosts)} host(s) from {source}", flush=True)
 

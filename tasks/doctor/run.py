@@ -120,14 +120,17 @@ class HostExam:
         agent = facts.agent(self.names)
         if agent is None:
             return Operator()
-        env = env_from(remote, agent.name)
+        try:
+            env = env_from(remote, agent.name)
+        except DeployError:  # it lacks one of them: the diagnosis says what /status says
+            return Operator()
         return Operator(dict(env.values), f"{agent.name}'s environment")
 
     def owned(self, remote: Remote, facts: HostFacts) -> bool:
         """What listens on the port is the agent's: only then does the backend's key go there."""
         agent = facts.agent(self.names)
         if agent is None or not agent.running:
-            return True  # nothing to send a key to; the request finds nothing or a stranger
+            return False  # no agent to hold the port: whatever answers there gets no key
         check = scripts.wait_listening(self.s.port, agent.name, 1, owned=True)
         done = remote.run(check, step="doctor", check=False, timeout=self.wait)
         return done.exit_code == OWNED or (
