@@ -5,7 +5,14 @@ Every task is named here, once: `fab --list` shows exactly this collection.
 
 from invoke import Collection
 
-from tasks.cli import demo_task, deploy_tasks, doctor_task, host_tasks, sandbox_tasks
+from tasks.cli import (
+    demo_task,
+    deploy_tasks,
+    doctor_task,
+    host_tasks,
+    publish_task,
+    sandbox_tasks,
+)
 
 TASKS = {
     "deploy": deploy_tasks.deploy,
@@ -22,6 +29,7 @@ TASKS = {
     "prune": host_tasks.prune,
     "plan": host_tasks.plan,
     "doctor": doctor_task.doctor,
+    "publish": publish_task.publish,
     "demo": demo_task.demo,
 }
 SANDBOX_TASKS = {

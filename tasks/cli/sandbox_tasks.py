@@ -39,6 +39,8 @@ def port_flag(value: str | None, default: int, flag: str) -> int:
         "agentopia": "provision it like Agentopia: dtma_manager (a stand-in old agent) and "
         "agentopia_backend linked to it, tokens in .sandbox/NAME/agentopia.env",
         "old_agent": "with --agentopia: serving (answers /health, /status; default) or crashloop",
+        "image": "with --agentopia: the agent is this image instead, pulled by the droplet as "
+        "Agentopia's user-data pulls DTMA_DOCKER_IMAGE_URL (e.g. what `fab publish` printed)",
         "engine": "classic (Docker 20.10, default) or containerd (a current Docker with the "
         "containerd image store, as Docker 29 droplets and Docker Desktop have)",
     },
@@ -51,19 +53,25 @@ def start_sandbox(
     agentopia=False,
     old_agent=None,
     engine=None,
+    image=None,
 ) -> None:
     """Start a sandbox droplet (sshd + its own Docker engine) and say how to reach it."""
     ssh_port = port_flag(ssh_port, 2222, "--ssh-port")
     http_port = port_flag(http_port, 30000, "--http-port")
-    if old_agent is not None and not agentopia:
-        raise Exit("sandbox: --old-agent goes with --agentopia", code=1)
+    if (old_agent is not None or image) and not agentopia:
+        raise Exit("sandbox: --old-agent and --image go with --agentopia", code=1)
     old_agent = old_agent or "serving"
     if old_agent not in agentopia_droplet.OLD_AGENT_VARIANTS:
         raise Exit(f"sandbox: --old-agent {old_agent!r}: use serving or crashloop", code=1)
     try:
         if agentopia:
             provisioned = agentopia_droplet.up(
-                name, ssh_port, http_port, old_agent, engine=engine or "classic"
+                name,
+                ssh_port,
+                http_port,
+                old_agent,
+                engine=engine or "classic",
+                agent_image=image or "",
             )
             box = provisioned.sandbox
         else:
@@ -78,8 +86,9 @@ def start_sandbox(
     print(f"  ssh: fab sandbox.ssh --name {name}   agent: {box.agent_url}")
     if agentopia:
         print(
-            f"provisioned like Agentopia: {agentopia_droplet.MANAGER} ({old_agent} old agent, "
-            f"{provisioned.old_image}), {agentopia_droplet.BACKEND} linked to it as dtma"
+            f"provisioned like Agentopia: {agentopia_droplet.MANAGER} ("
+            f"{'pulled' if image else old_agent + ' old agent'}, {provisioned.old_image}), "
+            f"{agentopia_droplet.BACKEND} linked to it as dtma"
         )
         print(f"  its tokens: {os.path.relpath(provisioned.env_file)} (mode 0600, never printed)")
 

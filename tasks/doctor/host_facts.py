@@ -44,7 +44,8 @@ while IFS='|' read -r name ports state role managed; do
   echo "$at:ports=$ports"
   echo "$at:state=$(docker inspect --format '{{.State.Status}}|{{.State.Running}}|\
 {{.State.Restarting}}|{{.State.ExitCode}}|{{.RestartCount}}|{{.State.Pid}}|{{.Config.Image}}|\
-{{.HostConfig.NetworkMode}}|{{with .Config.Labels}}{{index . "dtma.version"}}{{end}}' \
+{{.HostConfig.NetworkMode}}|{{with .Config.Labels}}{{index . "dtma.version"}}|\
+{{index . "dtma.deployed_at"}}{{end}}' \
     "$name" </dev/null)"
   docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$name" </dev/null |
   while IFS= read -r pair; do
@@ -79,7 +80,8 @@ class AgentContainer:
     restart_count: int = 0
     image: str = ""
     network_mode: str = ""
-    version: str = ""  # the dtma.version label a deploy of ours puts on it ("" elsewhere)
+    version: str = ""  # its dtma.version label (our image's, or our deploy's)
+    released: bool = False  # a release this tool made (labelled at `docker run`)
     published: tuple[int, ...] = ()  # host ports it binds
     listens: tuple[int, ...] = ()  # ports its process listens on, in its own network
     env: dict[str, str] = field(default_factory=dict)  # PORT; secrets as SHA-256 hex
@@ -89,7 +91,7 @@ class AgentContainer:
 
     @property
     def ours(self) -> bool:
-        return bool(self.version)
+        return self.released
 
     @property
     def crash_looping(self) -> bool:
@@ -128,6 +130,10 @@ class HostFacts:
         return ranked[0] if ranked else None
 
 
+def _label(text: str) -> str:
+    return "" if text.strip() == "<no value>" else text.strip()
+
+
 def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(word) for word in text.split() if word.isdigit())
 
@@ -136,7 +142,7 @@ def _agent(name: str, fields: dict[str, list[str]]) -> AgentContainer:
     def one(key: str) -> str:
         return (fields.get(key) or [""])[-1]
 
-    state = one("state").split("|") + [""] * 9
+    state = one("state").split("|") + [""] * 10
     env = dict(pair.split("=", 1) for pair in fields.get("env", []) if "=" in pair)
     return AgentContainer(
         name=name,
@@ -147,7 +153,8 @@ def _agent(name: str, fields: dict[str, list[str]]) -> AgentContainer:
         restart_count=int(state[4]) if state[4].isdigit() else 0,
         image=state[6],
         network_mode=state[7],
-        version=state[8].strip() if state[8].strip() != "<no value>" else "",
+        version=_label(state[8]),
+        released=bool(_label(state[9])),
         published=_ints(one("ports")),
         listens=tuple(sorted({int(h, 16) for h in one("listens").split() if h})),
         env=env,

@@ -10,6 +10,8 @@ from typing import Any
 from tasks.commands import docker
 from tasks.runner import Remote
 
+RELEASED_LABEL = "dtma.deployed_at"  # set by the release's `docker run`, never in an image
+
 
 @dataclass(frozen=True)
 class ContainerState:
@@ -32,8 +34,13 @@ class ContainerState:
 
     @property
     def version(self) -> str:
-        """The release's version, as the deploy labelled it ("" on a container not ours)."""
+        """The agent's version, as its image or the deploy labelled it ("" when neither did)."""
         return self.labels.get("dtma.version", "")
+
+    @property
+    def released(self) -> bool:
+        """A release this tool made: labelled when it ran (an image cannot carry the label)."""
+        return bool(self.labels.get(RELEASED_LABEL))
 
     def started_timestamp(self) -> float:
         return datetime.fromisoformat(self.started_at[:19] + "+00:00").timestamp()

@@ -33,6 +33,7 @@ TOKEN_NAMES = ("DTMA_BEARER_TOKEN", "AGENTOPIA_API_BASE_URL", "BACKEND_TO_DTMA_A
 USER_DATA = "/var/lib/cloud/instance/scripts/agentopia-provision.sh"
 LINK_RACE = "Cannot link to a non running container"
 LINK_RETRY_SECONDS = 30.0
+PUBLISHED = "published"  # the agent is an image pulled from a registry, not a stand-in
 
 __all__ = [
     "BACKEND",
@@ -160,12 +161,17 @@ def existing(box: Sandbox) -> AgentopiaDroplet | None:
     images = done.stdout.split()
     if not done.ok or len(images) != 2 or not env_file_path(box.name).exists():
         return None
-    variant = images[0].partition(":")[2].partition("-")[0]
+    standin = images[0].startswith(agentopia_images.OLD_AGENT["serving"].repository + ":")
+    variant = images[0].partition(":")[2].partition("-")[0] if standin else PUBLISHED
     return AgentopiaDroplet(box, variant, images[0], images[1], env_file_path(box.name))
 
 
-def provision(box: Sandbox, old_agent: str = "serving") -> AgentopiaDroplet:
-    """Run Agentopia's two lines in `box` (a droplet without them) with stand-in images."""
+def provision(box: Sandbox, old_agent: str = "serving", agent_image: str = "") -> AgentopiaDroplet:
+    """Run Agentopia's two lines in `box` (a droplet without them) with stand-in images; with
+    `agent_image` (what DTMA_DOCKER_IMAGE_URL names, e.g. `fab publish`'s reference), the agent
+    is that image, pulled by the droplet first as Agentopia's user-data pulls it."""
+    if agent_image:
+        old_agent = PUBLISHED
     found = existing(box)
     if found is not None:
         if found.old_agent != old_agent:
@@ -176,17 +182,20 @@ def provision(box: Sandbox, old_agent: str = "serving") -> AgentopiaDroplet:
         return found
     client = docker_client()
     try:
-        old_image, backend_image = agentopia_images.ensure_images(client, old_agent)
-        for tag in (old_image, backend_image):
+        old_image, backend_image = agentopia_images.ensure_images(
+            client, "serving" if agent_image else old_agent
+        )
+        old_image = agent_image or old_image
+        for tag in (backend_image,) if agent_image else (old_image, backend_image):
             agentopia_images.load_into_droplet(box.name, tag)
     except StandinImageError as exc:
         raise SandboxError(str(exc)) from None
     tokens = new_tokens()
     env_file = env_file_path(box.name)
     write_env_file(env_file, tokens)
-    ok, why = run_user_data(
-        box, user_data(manager_line(tokens, old_image), backend_line(tokens, backend_image)), tokens
-    )
+    pull = [["docker", "pull", "-q", agent_image]] if agent_image else []
+    lines = (*pull, manager_line(tokens, old_image), backend_line(tokens, backend_image))
+    ok, why = run_user_data(box, user_data(*lines), tokens)
     # A crash-looping dtma_manager is briefly "not running" between its exits and restarts; a
     # backend created in that instant fails to start. Agentopia's script would just fail there;
     # the stand-in runs the backend's line again so that the droplet always ends up the same.
@@ -211,11 +220,12 @@ def up(
     *,
     engine: str = "classic",
     quiet: bool = False,
+    agent_image: str = "",
 ) -> AgentopiaDroplet:
     """A sandbox droplet (started or found) provisioned like Agentopia's toolbox droplets."""
-    if old_agent not in OLD_AGENT_VARIANTS:
+    if old_agent not in OLD_AGENT_VARIANTS and not agent_image:
         raise SandboxError(
             f"unknown old agent {old_agent!r}: use one of {', '.join(OLD_AGENT_VARIANTS)}"
         )
     box = sandbox.up(name, ssh_port, http_port, engine=engine, quiet=quiet)
-    return provision(box, old_agent)
+    return provision(box, old_agent, agent_image)

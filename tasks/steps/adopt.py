@@ -42,8 +42,9 @@ class Adoptee:
 
 
 def is_adopted(state: ContainerState) -> bool:
-    """A release the deploy did not make (it carries no version label of ours)."""
-    return not state.version
+    """A release the deploy did not make. Its image may carry our version label (Agentopia
+    running a published image does); only a release of ours has the labels `docker run` got."""
+    return not state.released
 
 
 def linked_by(remote: Remote, name: str) -> tuple[tuple[str, str], ...]:

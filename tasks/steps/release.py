@@ -6,7 +6,7 @@ import getpass
 import socket
 import time
 
-from tasks.facts.container import ContainerState, read_container
+from tasks.facts.container import RELEASED_LABEL, ContainerState, read_container
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps.candidate import check_candidate
@@ -18,7 +18,7 @@ def release_labels(version: str) -> dict[str, str]:
     return {
         "dtma.version": version,
         "dtma.revision": version.split("-", 1)[0],
-        "dtma.deployed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        RELEASED_LABEL: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "dtma.deployed_by": f"{getpass.getuser()}@{socket.gethostname()}",
     }
 

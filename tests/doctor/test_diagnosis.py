@@ -21,7 +21,9 @@ HEALTHY = json.dumps(
         "tool_instances": [],
     }
 )
-OURS = AgentContainer("dtma", status="running", running=True, version="v1", listens=(30000,))
+OURS = AgentContainer(
+    "dtma", status="running", running=True, version="v1", released=True, listens=(30000,)
+)
 REFUSED = BackendView("refused", "connection refused", True)
 
 
@@ -100,7 +102,7 @@ def test_an_unreachable_host_fails_only_when_the_agent_fails_too():
 
 
 def test_a_stopped_agent_of_ours_is_rolled_back():
-    stopped = AgentContainer("dtma", status="exited", exit_code=137, version="v1")
+    stopped = AgentContainer("dtma", status="exited", exit_code=137, version="v1", released=True)
     [finding] = diagnose(case(stopped, REFUSED), Masker())
     assert finding.cause == "agent-stopped" and finding.fix == f"fab -H {HOST} rollback"
 

@@ -52,10 +52,16 @@ def test_a_free_lock_and_a_host_without_containers():
 def test_a_running_agent_of_ours_is_preferred_to_a_stopped_one():
     text = (
         "agent:dtma_manager:state=exited|false|false|0|0|0|old:1|default|\n"
-        "agent:dtma:state=running|true|false|0|0|42|dtma:abc|host|abc\n"
+        "agent:dtma:state=running|true|false|0|0|42|dtma:abc|host|abc|2026-12-07T07:00:00Z\n"
     )
     agent = parse_facts(text).agent(("dtma", "dtma_manager"))
     assert agent.name == "dtma" and agent.ours and agent.version == "abc"
+
+
+def test_our_image_run_by_someone_else_is_not_a_release_of_ours():
+    text = "agent:dtma_manager:state=running|true|false|0|0|7|reg/dtma@sha256:1|default|abc|\n"
+    agent = parse_facts(text).agent(("dtma", "dtma_manager"))
+    assert agent.version == "abc" and not agent.ours
 
 
 def test_the_script_is_valid_sh_and_takes_its_arguments_in_order():

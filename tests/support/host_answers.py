@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from tasks.facts.container import RELEASED_LABEL
 from tasks.runner import CommandResult
 from tasks.settings import DeploySettings
 from tests.support.fake_remote import result
@@ -29,7 +30,11 @@ def container(
 ) -> dict:
     """A container as `docker inspect` shows it: one of our releases by default (`handover`: of
     the kind that shares its port on the host's network); `labels` replace ours (not ours)."""
-    ours = {"dtma.version": version, **({"dtma.handover": "reuseport"} if handover else {})}
+    ours = {
+        "dtma.version": version,
+        RELEASED_LABEL: "then",
+        **({"dtma.handover": "reuseport"} if handover else {}),
+    }
     return {
         "Name": f"/{name}",
         "Id": f"id-{name}",

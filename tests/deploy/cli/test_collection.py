@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_every_task_is_in_the_collection_by_its_name():
     assert sorted(ns.task_names) == [
-        "build", "demo", "deploy", "doctor", "env", "logs", "plan", "prune", "release", "releases",
-        "restart", "rollback", "sandbox.down", "sandbox.reboot", "sandbox.ssh",
+        "build", "demo", "deploy", "doctor", "env", "logs", "plan", "prune", "publish", "release",
+        "releases", "restart", "rollback", "sandbox.down", "sandbox.reboot", "sandbox.ssh",
         "sandbox.status", "sandbox.up", "ship", "status", "verify",
     ]  # fmt: skip
     for name in ns.task_names:

@@ -10,6 +10,7 @@ import pytest
 
 from tasks.commands import files, scripts
 from tasks.errors import DeployError
+from tasks.facts.container import RELEASED_LABEL
 from tasks.steps import release
 from tasks.steps.build import BuiltImage
 from tasks.steps.deploy import run_deploy
@@ -31,7 +32,9 @@ ENV_TEXT = f"DTMA_BEARER_TOKEN=t\nBACKEND_TO_DTMA_API_KEY={KEY}\nAGENTOPIA_API_B
 
 @pytest.fixture(autouse=True)
 def fixed_labels(monkeypatch):
-    monkeypatch.setattr(release, "release_labels", lambda version: {"dtma.version": version})
+    monkeypatch.setattr(
+        release, "release_labels", lambda version: {"dtma.version": version, RELEASED_LABEL: "now"}
+    )
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import pytest
 from tasks.commands import docker
 from tasks.commands.shell import chain
 from tasks.errors import DeployError, VerifyFailed
+from tasks.facts.container import RELEASED_LABEL
 from tasks.steps import release
 from tasks.steps.handover import promote, stop_for_good
 from tasks.steps.rollback import roll_back_after, switch_to_previous
@@ -26,7 +27,7 @@ def RECREATED_AS(name: str) -> list[str]:
         "dtma:v1",
         env_file="/etc/dtma/dtma.env",
         publish="30000:30000",
-        labels={"dtma.version": "v1"},
+        labels={"dtma.version": "v1", RELEASED_LABEL: "then"},
     )
 
 
