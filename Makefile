@@ -13,7 +13,7 @@ ENV_FILE ?= $(if $(and $(filter sandbox,$(HOST)),$(wildcard .sandbox/sandbox/dem
 # `fab sandbox.up` writes ssh_config entries; use them when HOST names a sandbox.
 SSH_CONFIG := $(if $(shell grep -sqx 'Host $(HOST)' .sandbox/ssh_config && echo y),-S .sandbox/ssh_config)
 
-.PHONY: help install engine test test-loaded unit lint format demo deploy smoke bench bench-fleet bench-releases bench-start faults sandbox-up sandbox-down clean
+.PHONY: help install engine registry test test-loaded unit lint format demo deploy smoke bench bench-fleet bench-releases bench-start faults sandbox-up sandbox-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -29,17 +29,20 @@ install: $(BIN)/.installed  ## venv with the tooling, the agent and the dev tool
 engine:  ## make sure a Docker engine answers (installs and starts Debian's docker.io if needed)
 	@bash scripts/ensure-docker.sh
 
+registry:  ## make sure docker-registry is installed (the publish tests serve a real registry)
+	@bash scripts/ensure-registry.sh
+
 # The deploy's end-to-end modules run a second time against droplets whose engine uses the
 # containerd image store (Docker 29's default); the first run's droplets are Docker 20.10's.
 E2E_BOTH_ENGINES := tests/deploy/e2e/test_deploy.py tests/deploy/e2e/test_handover.py \
-	tests/deploy/e2e/test_fleet.py \
+	tests/deploy/e2e/test_fleet.py tests/deploy/e2e/test_via_registry.py \
 	tests/deploy/e2e/test_adopt.py tests/faults
 
-test: install engine  ## all tests: unit and end to end (real Docker, real sshd), e2e on both engine kinds
+test: install engine registry  ## all tests: unit and end to end (real Docker, real sshd), e2e on both engine kinds
 	$(BIN)/pytest
 	DTMA_TEST_ENGINE=containerd $(BIN)/pytest $(E2E_BOTH_ENGINES)
 
-test-loaded: install engine  ## all tests while a CPU hog keeps one core busy (a shared CI machine)
+test-loaded: install engine registry  ## all tests while a CPU hog keeps one core busy (a shared CI machine)
 	bash scripts/with-busy-core.sh $(BIN)/pytest
 	DTMA_TEST_ENGINE=containerd bash scripts/with-busy-core.sh $(BIN)/pytest $(E2E_BOTH_ENGINES)
 

@@ -41,6 +41,9 @@ class HostShell:
             self._channel.exec_command(f"sh -s {self._marker}")
             self._channel.sendall(SETUP.encode())
             self._read_until(f"{self._marker} ready\n".encode())
+        except OSError:  # it ended before reading its setup (the write met a closed pipe)
+            self._channel.close()
+            raise HostShellClosed("the shell on the host closed at its start") from None
         except BaseException:
             self._channel.close()
             raise

@@ -114,6 +114,13 @@ class Remote:
         return self._conn.host
 
     @property
+    def ssh_line(self) -> str:
+        """The ssh command an operator types to reach this host, for hints."""
+        conn = self._conn
+        port = f"-p {conn.port} " if int(conn.port) != 22 else ""
+        return f"ssh {port}{conn.user}@{conn.host}"
+
+    @property
     def keys(self) -> tuple[str, ...]:
         """Every way -H may have named this host, most specific first."""
         conn = self._conn

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -39,6 +40,7 @@ class DeploySettings:
     audit_log: str = "/var/log/dtma-deploy.log"
     keep_releases: int = 3
     full: bool = False
+    registry: str | None = None  # REGISTRY/REPO: pushed once, hosts pull it from there
     force_unlock: bool = False
     restart_anyway: bool = False
     adopt: bool = False
@@ -178,6 +180,13 @@ def problems_with(s: DeploySettings) -> list[str]:
     if s.port == s.candidate_port:
         problems.append(
             f"settings 'port' and 'candidate_port' are both {s.port}: the candidate needs its own"
+        )
+    if s.registry is not None and not re.fullmatch(
+        r"[A-Za-z0-9._-]+(:\d+)?(/[\w.-]+)+(:[\w.-]+)?", s.registry
+    ):
+        problems.append(
+            f"setting 'registry': {s.registry!r} is not REGISTRY/REPO[:TAG] "
+            "(e.g. registry.digitalocean.com/team/dtma, no digest)"
         )
     if s.keep_releases < 1:
         problems.append(f"setting 'keep_releases': {s.keep_releases} must be 1 or more")

@@ -25,6 +25,9 @@ HELP = {
     "verify_url": "where the agent answers (default http://HOST:30000); per host: H1=URL,H2=URL",
     "verify_timeout": "seconds to wait for /health (default 60)",
     "full": "send the whole image, not only the layers the host lacks",
+    "registry": "REGISTRY/REPO: push the image there once and have each host pull it by "
+    "digest (only the layers it lacks) instead of sending it from here; this machine needs "
+    "`docker login REGISTRY`, hosts only for a private one (docs/publishing.md)",
     "force_unlock": "break a deploy lock its holder stopped renewing (TTL, default 15 min)",
     "restart_anyway": "release and restart the agent even when the host already runs this image "
     "with this env file (by default such a host is only verified and left running)",

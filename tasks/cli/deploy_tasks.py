@@ -33,6 +33,7 @@ DEPLOY_FLAGS = (
     "verify_url",
     "verify_timeout",
     "full",
+    "registry",
     "force_unlock",
     "restart_anyway",
     "adopt",

@@ -22,6 +22,7 @@ from tasks.runner import Remote, remote_of
 from tasks.steps import report
 from tasks.steps.build import build
 from tasks.steps.preflight import load_env
+from tasks.steps.pull import pushed_once
 
 INTERRUPTED = 130  # the shell's code for a run ended by Ctrl-C
 
@@ -63,6 +64,8 @@ def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: s
         load_env(s, "local")  # a bad env file is refused before the build and any host
     built = build(s, cache=run.built)
     print(f"fleet: built {built.ref} once for every host", flush=True)
+    if s.registry:  # each host then pulls it from there
+        pushed_once(built, s.registry)
     rep = report.FleetReport(source=source, shape={**shape.__dict__, "smoke": s.smoke})
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(rep.started_at))
     logs = Path(s.reports_dir) / f"fleet-{stamp}"

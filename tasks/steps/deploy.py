@@ -28,6 +28,7 @@ from tasks.steps.build import BuildKey, BuiltImage, build
 from tasks.steps.candidate import check_candidate
 from tasks.steps.env import install_env
 from tasks.steps.handover import Retire, hand_over, handing_over
+from tasks.steps.pull import pull, pushed_once
 from tasks.steps.release import release_labels, replace_agent
 from tasks.steps.rollback import roll_back_after
 from tasks.steps.ship import EarlySave, reusable_chain_ids, ship
@@ -64,7 +65,8 @@ def run_deploy(
         with step(rep, "build", remote):
             built = build(s, cache=build_cache)
         rep.version, rep.new_image = built.version, built.ref
-        saving = EarlySave(built.ref, docker_client)  # overlaps the round trips below
+        if not s.registry:  # a pull needs no archive
+            saving = EarlySave(built.ref, docker_client)  # overlaps the round trips below
         with step(rep, "check", remote):
             found = preflight.check_host(remote, s, built.ref)
             if preflight.other_platform(built.platform, found.platform):
@@ -83,7 +85,8 @@ def run_deploy(
         touched = True
         unchanged = found.up_to_date(built.fingerprint, env.sha256) and not found.lock_owner
         if unchanged and not s.restart_anyway and not adoptee:
-            saving.discard()
+            if saving:
+                saving.discard()
             # Nothing to ship, nothing to restart: an outage for nothing. Check it answers.
             print(f"{rep.host}: already up to date ({built.ref}, same env file)", flush=True)
             rep.image_bytes, rep.layers_total = built.size, len(built.diff_ids)
@@ -136,18 +139,30 @@ def run_locked(
         # estimate, and the whole image when the base layer is missing (a fresh host).
         share = 1.0 if 0 in missing else len(missing) / max(1, len(built.diff_ids))
         preflight.check_disk(rep.host, found.free_bytes, int(built.size * share))
-    with step(rep, "ship", remote):
-        shipped = ship(
-            remote,
-            built.ref,
-            stage_dir=s.stage_dir,
-            full=s.full,
-            present=present,
-            store=found.image_store,
-            host_fingerprint=found.target_fingerprint,
-            saving=saving,
-            docker_client=docker_client,
-        )
+    if s.registry:
+        with step(rep, "pull", remote):
+            published = pushed_once(built, s.registry)
+            shipped = pull(
+                remote,
+                published,
+                built,
+                host_fingerprint=found.target_fingerprint,
+                layers_missing=len(missing),
+            )
+        rep.pulled_from = published.reference
+    else:
+        with step(rep, "ship", remote):
+            shipped = ship(
+                remote,
+                built.ref,
+                stage_dir=s.stage_dir,
+                full=s.full,
+                present=present,
+                store=found.image_store,
+                host_fingerprint=found.target_fingerprint,
+                saving=saving,
+                docker_client=docker_client,
+            )
     rep.bytes_sent, rep.image_bytes = shipped.bytes_sent, shipped.image_bytes
     rep.layers_total, rep.layers_sent = shipped.layers_total, shipped.layers_sent
     rep.full_transfer, rep.fell_back = shipped.full, shipped.fell_back

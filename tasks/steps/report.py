@@ -36,6 +36,7 @@ class DeployReport:
     layers_sent: int = 0
     full_transfer: bool = False
     fell_back: bool = False  # a partial archive was refused and the whole image sent
+    pulled_from: str = ""  # with --registry: the digest reference the host pulled
     env_sha256: str = ""
     verify: str = ""
     error: str | None = None
@@ -71,6 +72,7 @@ def summary_rows(report: DeployReport) -> list[tuple[str, str]]:
     sent = f"{human_bytes(report.bytes_sent)} of {human_bytes(report.image_bytes)}{share}"
     rows = [
         ("sent", sent + (" [full transfer]" if report.full_transfer else "")),
+        *([("pulled", report.pulled_from)] if report.pulled_from else []),
         ("layers", f"{report.layers_total - report.layers_sent} of {report.layers_total} reused"),
         ("image", f"{report.old_image or '(none)'} -> {report.new_image or '(none)'}"),
         ("verify", report.verify or "-"),

@@ -46,5 +46,10 @@ class DeadTransport(LocalTransport):
 
     def open_session(self) -> LocalChannel:
         channel = super().open_session()
-        channel.exec_command = lambda command: LocalChannel.exec_command(channel, "exit 1")
+
+        def exits_at_once(command: str) -> None:
+            LocalChannel.exec_command(channel, "exit 1")
+            channel.process.wait()  # gone before the setup is written: the write fails
+
+        channel.exec_command = exits_at_once
         return channel

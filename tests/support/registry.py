@@ -10,8 +10,10 @@ machine's engine while the registry runs, a droplet's engine through `trust_in`.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -30,7 +32,7 @@ from cryptography.x509.oid import NameOID
 from tests.support.ports import free_port
 from tests.support.readiness import wait_until
 
-REGISTRY_BINARY = "/usr/bin/docker-registry"
+REGISTRY_BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"  # make registry
 CERTS_D = Path("/etc/docker/certs.d")
 
 
@@ -172,3 +174,11 @@ def trust_in(droplet: str, registry: Registry) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr.decode()[-300:]
+
+
+def logged_in(folder: Path, registry: str, user: str, password: str) -> Path:
+    """A Docker client config as `docker login` leaves it (auth in config.json)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (folder / "config.json").write_text(json.dumps({"auths": {registry: {"auth": auth}}}))
+    return folder

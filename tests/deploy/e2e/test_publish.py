@@ -5,8 +5,6 @@ bad credentials in one line."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import re
 import subprocess
@@ -22,7 +20,7 @@ from tests.support.agentopia import dtma_manager_facts
 from tests.support.contexts import ROOT, make_context
 from tests.support.deploy import FAB
 from tests.support.ports import free_port
-from tests.support.registry import running_registry, trust_in
+from tests.support.registry import logged_in, running_registry, trust_in
 from tests.support.sandboxes import ENGINE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -43,14 +41,6 @@ def publish(to: str, *args: str, docker_config: Path | None = None):
         env["DOCKER_CONFIG"] = str(docker_config)
     argv = [str(FAB), "publish", "--to", to, *args]
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-
-
-def logged_in(folder: Path, registry: str, user: str, password: str) -> Path:
-    """A Docker client config as `docker login` leaves it (auth in config.json)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
-    (folder / "config.json").write_text(json.dumps({"auths": {registry: {"auth": auth}}}))
-    return folder
 
 
 def tags(registry, repository: str, auth: tuple[str, str] | None = None) -> list[str]:
