@@ -36,7 +36,7 @@ registry:  ## make sure docker-registry is installed (the publish tests serve a 
 # containerd image store (Docker 29's default); the first run's droplets are Docker 20.10's.
 E2E_BOTH_ENGINES := tests/deploy/e2e/test_deploy.py tests/deploy/e2e/test_handover.py \
 	tests/deploy/e2e/test_fleet.py tests/deploy/e2e/test_via_registry.py \
-	tests/deploy/e2e/test_adopt.py tests/faults
+	tests/deploy/e2e/test_adopt.py tests/deploy/e2e/test_publish.py tests/faults
 
 test: install engine registry  ## all tests: unit and end to end (real Docker, real sshd), e2e on both engine kinds
 	$(BIN)/pytest
@@ -77,8 +77,10 @@ bench: install engine  ## agent start, redeploy vs plain (loopback, 50 Mbit/s, 5
 bench-releases: install engine  ## each release kind under fresh-connection load, loopback and 50 Mbit/s
 	$(BIN)/python -m bench.releases
 
-bench-fleet: install engine  ## one host vs a fleet (canary 1 + the rest in parallel), code change
+bench-fleet: install engine registry  ## one host vs a fleet (code change); 8 fresh droplets' first deploy, straight vs --registry, 50 Mbit/s uplink
 	$(BIN)/python -m bench.fleet --hosts $(FLEET_SIZES)
+	$(BIN)/python -m bench.first_deploy --hosts 8
+	$(BIN)/python -m bench.docs_page
 
 bench-start: install  ## agent start -> first /health 200, idle and with one core busy
 	$(BIN)/python -m bench.agent_start

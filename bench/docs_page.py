@@ -4,7 +4,8 @@
 
 Kinds: redeploys (<date>.json, bench.redeploy), redeploys to containerd-store droplets
 (containerd-<date>.json, `bench.redeploy --engine containerd`), releases under load
-(releases-<date>.json), fleets (fleet-<date>.json) and agent starts (agent-start-<date>.json).
+(releases-<date>.json), fleets (fleet-<date>.json), first deploys of a fleet straight or
+through a registry (first-deploy-<date>.json) and agent starts (agent-start-<date>.json).
 Each table is rendered by the bench's own code (bench.summary's rows, bench.fleet's table) and
 followed by the file it came from and the machine that file says it ran on. Nothing in the
 page is typed by hand but the prose around the tables; `python -m bench.summary` (the end of
@@ -97,6 +98,21 @@ hosts in parallel slow each other down; on 2 cores, `--parallel` 3 or 4 is the s
 ceiling (with 7 at once a candidate's check has been seen missing its request timeout).
 """
 
+FIRST_DEPLOY = """\
+## A fleet's first deploy: straight or through a registry
+
+`make bench-fleet` also runs `python -m bench.first_deploy --hosts 8`: the first deploy of 8
+fresh droplets (wiped: no image, no container) with the operator's uplink limited to
+50 Mbit/s, canary 1 then the other 7 in parallel, once straight from this machine (each
+droplet gets the whole image up the uplink) and once with `--registry` (pushed once to a
+registry on the droplets' side, each droplet pulls it by digest). The uplink is a token bucket
+on this machine's loopback, which carries SSH to the droplets and the push; the droplets'
+pulls cross the Docker bridge. Each round starts with an empty registry. Goal: through the
+registry in at most 1/4 of the straight time. Here the registry way is bound by the 2 cores the
+8 droplets share, not by a link: one droplet's pull alone takes about 7 s (unpacking 145 MB),
+eight at once about 25 s; droplets with cores of their own pull side by side.
+"""
+
 AGENT_START = """\
 ## Agent start
 
@@ -131,10 +147,22 @@ def fleet_table(document: dict) -> str:
     """bench.fleet's own Markdown table; the lines under it become a paragraph."""
     from bench import fleet  # the fleet bench drives sandboxes: loaded only for its table
 
-    lines = fleet.render(document).splitlines()
+    return fleet_like(fleet.render(document))
+
+
+def fleet_like(text: str) -> str:
+    """A bench's table as rendered, the lines under it as one paragraph."""
+    lines = text.splitlines()
     table = [line for line in lines if line.startswith("|")]
     notes = "; ".join(line.strip() for line in lines if not line.startswith("|"))
     return "\n".join(table) + (f"\n\n{notes[:1].upper()}{notes[1:]}." if notes else "")
+
+
+def first_deploy_table(document: dict) -> str:
+    """bench.first_deploy's own Markdown table; the line under it becomes a paragraph."""
+    from bench import first_deploy  # drives sandboxes: loaded only for its table
+
+    return fleet_like(first_deploy.render(document))
 
 
 def agent_start_table(document: dict) -> str:
@@ -161,6 +189,12 @@ KINDS = (
     ),
     Kind("releases-*.json", RELEASES, releases_table, "No releases run yet."),
     Kind("fleet-*.json", FLEET, fleet_table, "No fleet run yet (`make bench-fleet`)."),
+    Kind(
+        "first-deploy-*.json",
+        FIRST_DEPLOY,
+        first_deploy_table,
+        "No first-deploy run yet (`make bench-fleet`).",
+    ),
     Kind("agent-start-*.json", AGENT_START, agent_start_table, "No agent-start run yet."),
 )
 

@@ -32,11 +32,17 @@ GOAL = 1.5  # N=4 hosts within this many times one host's wall time
 
 
 def fleet_target(
-    hosts: list[Sandbox], env_file: Path, context: Path, canary: int = 1, parallel: int = 0
+    hosts: list[Sandbox],
+    env_file: Path,
+    context: Path,
+    canary: int = 1,
+    parallel: int = 0,
+    flags: tuple[str, ...] = (),
 ) -> Target:
-    """`fab deploy` to `hosts`: `canary` first, then `parallel` at a time (0: all the rest)."""
+    """`fab deploy` to `hosts`: `canary` first, then `parallel` at a time (0: all the rest),
+    with `flags` added (e.g. --registry)."""
     parallel = parallel or max(1, len(hosts) - canary)
-    extra = ("--canary", str(canary), "--parallel", str(parallel))
+    extra = ("--canary", str(canary), "--parallel", str(parallel), *flags)
 
     def deploy(target: Target) -> tuple[dict[str, float], dict]:
         keys = [hosts[0].key_path]  # every droplet takes the first one's key (share_key)

@@ -9,6 +9,8 @@ bench/relay.py's relays on the droplet's SSH and agent ports (DELAYS, seconds ea
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 LINKS = {"loopback": None, "50mbit": "50mbit", "50mbit-30ms": "50mbit"}
@@ -75,3 +77,29 @@ def apply_link(container: str, link: str) -> None:
         unshape(container)
     else:
         shape(container, rate)
+
+
+LOOPBACK = "lo"
+
+
+@contextmanager
+def operator_uplink(rate: str) -> Iterator[None]:
+    """The operator's uplink at `rate`: a token bucket on this machine's loopback, which carries
+    what `fab` sends the droplets (through Docker's port proxy) and what the local engine pushes
+    to a registry on this machine; droplets reach that registry over the bridge, unshaped.
+    (Loopback packets are up to 64 KB: the bucket holds several.)"""
+    argv = ["tc", "qdisc", "replace", "dev", LOOPBACK, "root", "tbf", "rate", rate]
+    done = subprocess.run(
+        [*argv, "burst", "256kb", "latency", "400ms"], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise ShapingError(f"cannot shape {LOOPBACK}: {done.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["tc", "qdisc", "del", "dev", LOOPBACK, "root"], capture_output=True)
+
+
+def uplink_bytes() -> int:
+    """Bytes sent over loopback so far (both directions of every local connection)."""
+    return int((NET / LOOPBACK / "statistics" / "tx_bytes").read_text())

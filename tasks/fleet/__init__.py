@@ -5,6 +5,7 @@
     run.py       the host list, one build, the rollout, the summary and the fleet report
     inventory.py hosts from a file or a DigitalOcean tag
     images.py    one local `docker save` shared by every host
+    prefetch.py  with --registry: the hosts after the canaries pull while the canaries run
     output.py    each host's lines prefixed with its name
 
 May import the deploy core (tasks/ root, steps/, facts/, commands/); never tasks/cli/ or

@@ -17,6 +17,7 @@ from tasks.fleet.hosts import FleetHosts
 from tasks.fleet.images import SavedOnceClient
 from tasks.fleet.inventory import InventoryError, hosts_from_digitalocean, hosts_from_file, unique
 from tasks.fleet.output import routed
+from tasks.fleet.prefetch import Prefetch
 from tasks.fleet.rollout import Fleet, Rollout, Shape
 from tasks.runner import Remote, remote_of
 from tasks.steps import report
@@ -64,8 +65,7 @@ def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: s
         load_env(s, "local")  # a bad env file is refused before the build and any host
     built = build(s, cache=run.built)
     print(f"fleet: built {built.ref} once for every host", flush=True)
-    if s.registry:  # each host then pulls it from there
-        pushed_once(built, s.registry)
+    published = pushed_once(built, s.registry) if s.registry else None  # hosts pull it
     rep = report.FleetReport(source=source, shape={**shape.__dict__, "smoke": s.smoke})
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(rep.started_at))
     logs = Path(s.reports_dir) / f"fleet-{stamp}"
@@ -79,9 +79,15 @@ def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: s
         fleet = Fleet(
             hosts, shape, work.deploy, work.roll_back, expire=work.expire, say=streams.say
         )
+        waiting = hosts[s.canary :] if published and s.canary else []
+        if waiting:
+            print(f"fleet: the other {len(waiting)} host(s) pull it while the canary runs")
+        prefetch = Prefetch(work.remote, waiting, published.reference) if waiting else None
         try:
             ok = fleet.run()
         finally:
+            if prefetch:
+                prefetch.close()
             images.close()
             for remote in work.remotes.values():
                 remote.close()

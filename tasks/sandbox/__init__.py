@@ -8,6 +8,7 @@ bench. This module is its public face (up, down, reboot, find, the ssh_config); 
     host_keys.py         the droplets' SSH host keys, recorded in .sandbox/known_hosts
     agentopia.py         a droplet provisioned as Agentopia's user-data does it
     agentopia_images.py  the old agents and backend stand-in images that provisioning runs
+    registry.py          a registry on this machine (TLS from a throwaway CA, htpasswd)
 May import the deploy core (tasks/ root modules); never tasks/fleet/ or tasks/cli/.
 """
 

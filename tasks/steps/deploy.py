@@ -1,8 +1,8 @@
 """The whole deploy of one host, step by step; each step takes what the one before returned.
 
-preflight -> build -> check -> (already up to date: verify) | lock: plan -> ship -> env ->
-candidate -> release (handover) -> [adopt] -> verify (-> rollback) ; then the report, whatever
-happened.
+preflight -> build -> check -> (already up to date: verify) | lock: plan -> ship (with
+--registry: pull) -> env -> candidate -> release (handover) -> [adopt] -> verify (-> rollback);
+then the report, whatever happened.
 """
 
 from __future__ import annotations

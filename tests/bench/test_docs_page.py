@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from bench import docs_page
+from bench import docs_page, first_deploy
 
 MACHINE = {
     "cpu_model": "Test CPU 9000",
@@ -158,6 +158,19 @@ def test_a_run_of_another_kind_gets_its_own_table(results):
     text = docs_page.page(results)
     assert len(tables(text)) == 5
     assert "containerd-2026-12-05T100000Z.json" in text and "35.1 KB" in text
+
+
+def test_a_first_deploy_run_shows_both_ways_and_the_goal(results):
+    runs = {
+        "straight": [{"seconds": 100.0, "uplink_bytes": 500_000_000, "error": None}],
+        "registry": [{"seconds": 20.0, "uplink_bytes": 65_000_000, "error": None}],
+    }
+    document = {"hosts": 8, "rate": "50mbit", "rounds": 1, "runs": runs, "machine": MACHINE}
+    document["summary"] = first_deploy.summary(document)
+    write(results, "first-deploy-2026-12-07T120000Z.json", document)
+    text = docs_page.page(results)
+    row = "| 8 | 50mbit | 100.0 s, 500.0 MB up | 20.0 s, 65.0 MB up | 0.20x goal met |"
+    assert row in text and "first-deploy-2026-12-07T120000Z.json" in text
 
 
 def test_no_results_at_all_is_an_error(tmp_path, capsys):

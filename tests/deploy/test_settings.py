@@ -82,11 +82,20 @@ def test_agent_url_default_single_and_per_host():
         # The audit log is appended to: never a file not named for this tool.
         ("audit_log", "/etc/passwd", "'audit_log': '/etc/passwd' must be"),
         ("audit_log", "/var/lib/dtma/../../../etc/passwd", "'audit_log'"),
+        # A registry is REGISTRY/REPO[:TAG]; hosts pull by the digest the push gives.
+        ("registry", "dtma", "'registry': 'dtma' is not REGISTRY/REPO[:TAG]"),
+        ("registry", "reg.io/team/dtma@sha256:ab", "'registry'"),
+        ("registry", "reg.io/team dtma", "'registry'"),
     ],
 )
 def test_values_that_cannot_work_are_refused_one_line_each(setting, value, said):
     with pytest.raises(SettingsError, match=re.escape(said)):
         merge(environ={f"DTMA_DEPLOY_{setting.upper()}": value})
+
+
+def test_a_registry_may_name_a_port_and_a_tag():
+    for value in ("reg.example:5000/team/dtma", "ghcr.io/me/dtma:v2", "me/dtma"):
+        assert merge(cli={"registry": value}).registry == value
 
 
 def test_the_default_files_and_folders_are_the_tools_own():

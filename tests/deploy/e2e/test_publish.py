@@ -15,12 +15,13 @@ import requests
 
 from tasks import sandbox
 from tasks.sandbox import agentopia
+from tasks.sandbox.registry import running_registry, trust_in
 from tests.faults.support import run_smoke
 from tests.support.agentopia import dtma_manager_facts
 from tests.support.contexts import ROOT, make_context
 from tests.support.deploy import FAB
 from tests.support.ports import free_port
-from tests.support.registry import logged_in, running_registry, trust_in
+from tests.support.registry import logged_in
 from tests.support.sandboxes import ENGINE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]

@@ -11,9 +11,10 @@ import subprocess
 
 import pytest
 
+from tasks.sandbox.registry import running_registry, trust_in
 from tests.support.contexts import ROOT, make_context, version_of
 from tests.support.deploy import fab_argv, on_host, public_version, verify_urls
-from tests.support.registry import logged_in, running_registry, trust_in
+from tests.support.registry import logged_in
 from tests.support.sandboxes import sandbox_for_tests
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -71,6 +72,7 @@ def test_a_fleet_pulls_from_the_registry_pushed_once(boxes, registry, contexts, 
         done = deploy(boxes, context, env_file, *extra)
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
         assert done.stdout.count(f"local: pushing dtma:{version_of(context)} to ") == 1
+        assert "fleet: the other 3 host(s) pull it while the canary runs" in done.stdout
         assert {public_version(box) for box in boxes} == {version_of(context)}
         report = latest_fleet_report()
         assert report["outcome"] == "deployed" and len(report["hosts"]) == 4

@@ -30,6 +30,15 @@ def test_render_table():
     ]
 
 
+def test_a_pulled_release_names_what_it_pulled():
+    rep = make_report()
+    rep.bytes_sent, rep.pulled_from = 0, "reg.example/team/dtma@sha256:" + "a" * 64
+    lines = render(rep).splitlines()
+    assert "sent       0 B of 308.0 MB (0.00%)" in lines
+    assert f"pulled     {rep.pulled_from}" in lines
+    assert rep.to_dict()["pulled_from"] == rep.pulled_from
+
+
 def test_exchanges_with_the_host_per_step_and_in_all():
     rep = make_report()
     rep.exchanges = {"build": 0, "ship": 7}
