@@ -24,6 +24,7 @@ from tasks.steps.build import LOCAL, BuiltImage
 NOT_PUSHED = "nothing was pushed"
 AUTH_WORDS = ("unauthorized", "authentication required", "no basic auth", "denied", "forbidden")
 CHECK_PREFIX = "dtma-publish-check-"
+LAYER_DONE = {"Pushed": "sent", "Layer already exists": "already there", "Mounted from": "mounted"}
 AGENT_PORT = "30000/tcp"
 
 
@@ -146,14 +147,25 @@ def registry_refused(target: Target, message: str) -> DeployError:
     )
 
 
+def layer_said(event: dict) -> str:
+    """What a push event says of a layer it is done with ("" for progress and the rest)."""
+    status = str(event.get("status") or "")
+    return next((word for start, word in LAYER_DONE.items() if status.startswith(start)), "")
+
+
 def push(client: docker.DockerClient, built: BuiltImage, target: Target) -> Published:
-    """Tag and push with the engine's own credentials; the digest the registry gave."""
+    """Tag and push with the engine's own credentials; the digest the registry gave. Each
+    layer is said as it is done (a push up a slow uplink takes a while)."""
     client.images.get(built.image_id).tag(target.repository, target.tag)
-    digest = ""
+    print(f"local: pushing {target.repository}:{target.tag} ({len(built.diff_ids)} layers)")
+    digest, done = "", 0
     try:
         for event in client.api.push(target.repository, target.tag, stream=True, decode=True):
             if event.get("error"):
                 raise registry_refused(target, str(event["error"]))
+            if said := layer_said(event):
+                done += 1
+                print(f"local: layer {done}/{len(built.diff_ids)} {said}", flush=True)
             digest = (event.get("aux") or {}).get("Digest", digest)
     except docker.errors.APIError as exc:
         raise registry_refused(target, str(exc.explanation or exc)) from None

@@ -33,9 +33,8 @@ def pushed_once(built: BuiltImage, repository: str) -> Published:
     key = (built.image_id, f"{target.repository}:{target.tag}")
     with _pushing:
         if key not in _pushed:
-            print(f"local: pushing {built.ref} to {target.repository}:{target.tag}", flush=True)
             _pushed[key] = push(docker.from_env(), built, target)
-            print(f"local: pushed {_pushed[key].reference}", flush=True)
+            print(f"local: pushed {_pushed[key].reference}, once for every host", flush=True)
         return _pushed[key]
 
 

@@ -71,7 +71,8 @@ def test_a_fleet_pulls_from_the_registry_pushed_once(boxes, registry, contexts, 
         extra = ("--registry", repository, "--canary", "1", "--parallel", "3")
         done = deploy(boxes, context, env_file, *extra)
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
-        assert done.stdout.count(f"local: pushing dtma:{version_of(context)} to ") == 1
+        pushing = f"local: pushing {repository}:{version_of(context)} ("
+        assert done.stdout.count(pushing) == 1 and "local: layer 1/" in done.stdout
         assert "fleet: the other 3 host(s) pull it while the canary runs" in done.stdout
         assert {public_version(box) for box in boxes} == {version_of(context)}
         report = latest_fleet_report()
