@@ -133,6 +133,11 @@ def remove_image(ref: str) -> Argv:
     return ["docker", "image", "rm", ref]
 
 
+def pull(ref: str) -> Argv:
+    """Pull `ref` (by digest: what was pushed, whatever a tag says now), printing only its name."""
+    return ["docker", "pull", "--quiet", ref]
+
+
 def tag(image: str, ref: str) -> Argv:
     return ["docker", "tag", image, ref]
 

@@ -32,8 +32,8 @@ class Prefetch:
 
     def _pull(self, host: str) -> bool:
         try:
-            argv = ["docker", "pull", "--quiet", self.reference]
-            return self._remote(host).run(argv, step=PREFETCH, check=False).ok
+            pull = docker_commands.pull(self.reference)
+            return self._remote(host).run(pull, step=PREFETCH, check=False).ok
         except STEP_ERRORS:
             return False  # unreachable, cut by its deadline: its deploy says why
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks import envfile, sandbox
+from tasks.commands import docker as docker_commands
 from tasks.errors import DeployError
 from tasks.sandbox import agentopia_images
 from tasks.sandbox.agentopia_images import OLD_AGENT_VARIANTS, StandinImageError
@@ -193,7 +194,7 @@ def provision(box: Sandbox, old_agent: str = "serving", agent_image: str = "") -
     tokens = new_tokens()
     env_file = env_file_path(box.name)
     write_env_file(env_file, tokens)
-    pull = [["docker", "pull", "-q", agent_image]] if agent_image else []
+    pull = [docker_commands.pull(agent_image)] if agent_image else []
     lines = (*pull, manager_line(tokens, old_image), backend_line(tokens, backend_image))
     ok, why = run_user_data(box, user_data(*lines), tokens)
     # A crash-looping dtma_manager is briefly "not running" between its exits and restarts; a

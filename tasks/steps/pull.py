@@ -19,10 +19,11 @@ from tasks.commands.shell import chain
 from tasks.errors import DeployError
 from tasks.runner import Remote
 from tasks.steps.build import BuiltImage
+from tasks.steps.preflight import REPOSITORY
 from tasks.steps.publish import AUTH_WORDS, Published, parse_target, push
 from tasks.steps.ship import ShipResult
 
-EXTRA_TAGS = ("dtma:latest",)  # the other name a build gives its image
+EXTRA_TAGS = (f"{REPOSITORY}:latest",)  # the other name a build gives its image
 _pushed: dict[tuple[str, str], Published] = {}
 _pushing = threading.Lock()
 
@@ -42,7 +43,7 @@ def pull_command(reference: str, image_ref: str) -> list[str]:
     """Pull by digest, name it as a deploy names its image, and print its identity."""
     tags = [docker_commands.tag(reference, ref) for ref in (image_ref, *EXTRA_TAGS)]
     return chain(
-        ["docker", "pull", "--quiet", reference],
+        docker_commands.pull(reference),
         *tags,
         docker_commands.remove_image(reference),
         docker_commands.image_identity(image_ref),
