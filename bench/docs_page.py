@@ -90,12 +90,16 @@ FLEET = """\
 
 `make bench-fleet` (`python -m bench.fleet --hosts 4,8`) deploys the same code-only change to
 one droplet and to N droplets, rounds alternating: wall time from `fab` starting until every
-droplet answers the new release. The goal was 4 hosts within 1.5x one host; with a canary
-that is out of reach by construction: the canary must pass everything (its candidate checks
-and handover) before the others start, so a fleet takes at least two single-host deploys. On a
-small machine every droplet's engine and every new agent's start share the same cores, so
-hosts in parallel slow each other down; on 2 cores, `--parallel` 3 or 4 is the sensible
-ceiling (with 7 at once a candidate's check has been seen missing its request timeout).
+droplet answers the new release. The goal: 4 hosts within 1.5x one host. While the canary
+runs, the other hosts receive the image and check their candidates, then wait at a gate
+([fleets](fleets.md)): once the canary passed, only their release and verify are left (the
+last line below). On this machine that does not shorten the whole: every droplet's engine and
+every new agent's start share the same 2 cores, so the candidates started beside the canary
+slow it down by about what they save afterwards (the fleet without a canary, all at once, is
+the floor the cores allow). Droplets with cores of their own do not slow each other: there a
+fleet should take about one deploy plus that last line (not measurable on one machine). With 7
+at once a candidate's check has been seen missing its request timeout here; `--parallel` 3 or
+4 is the sensible ceiling.
 """
 
 FIRST_DEPLOY = """\

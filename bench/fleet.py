@@ -108,6 +108,7 @@ def measure_size(
         "no_canary": fleet_target(boxes, env_file, context, 0, parallel),
     }
     times: dict[str, list[float]] = {name: [] for name in shapes}
+    after_gate: list[float] = []
     errors: list[str] = []
     for round_no in range(1, args.rounds + 1):
         for name, target in shapes.items():
@@ -117,17 +118,32 @@ def measure_size(
                 errors.append(f"{name} round {round_no}: {m.error}")
             else:
                 times[name].append(round(m.wall_seconds, 2))
+                if name == "canary":
+                    after_gate.append(seconds_after_gate(m.details.get("reports", [])))
     row: dict = {
         "parallel": parallel or size - 1,
         "one_host_seconds": times["one"],
         "fleet_seconds": times["canary"],  # canary 1, then `parallel` at a time
         "fleet_no_canary_seconds": times["no_canary"],  # canary 0
+        "after_gate_seconds": after_gate,  # with the canary: the slowest host's steps after it
         "errors": errors,
     }
     one = median(times["one"]) if times["one"] else None
     for key, name in (("ratio", "canary"), ("ratio_no_canary", "no_canary")):
         row[key] = round(median(times[name]) / one, 2) if one and times[name] else None
     return row
+
+
+def seconds_after_gate(reports: list[dict]) -> float:
+    """What the hosts after the canary had left once it passed: the slowest one's steps after
+    its wait at the gate (release, verify)."""
+    left = [0.0]
+    for report in reports:
+        phases = list((report.get("phases") or {}).items())
+        names = [name for name, _ in phases]
+        if "gate" in names:
+            left.append(sum(seconds for _, seconds in phases[names.index("gate") + 1 :]))
+    return round(max(left), 2)
 
 
 def cell(seconds: list[float], ratio: float | None) -> str:
@@ -154,6 +170,12 @@ def render(results: dict) -> str:
         )
         lines += [f"  failed: {error}" for error in row["errors"]]
     lines.append(f"medians of {results['rounds']} rounds, code-only change, wall time to healthy")
+    for size, row in results["sizes"].items():
+        if row.get("after_gate_seconds"):
+            lines.append(
+                f"{size} hosts with a canary: once it passed, the others' release and verify "
+                f"took {median(row['after_gate_seconds']):.1f} s (the slowest host)"
+            )
     return "\n".join(lines)
 
 

@@ -22,3 +22,8 @@ class DeployError(Exception):
 class VerifyFailed(Exception):
     """One check of a running agent did not pass; the step that ran it turns it into a
     DeployError (or a rollback). The message says which check and what was seen."""
+
+
+class NotItsTurn(Exception):
+    """A fleet host held at the gate while the canaries ran, and the rollout stopped before its
+    turn: what it had prepared is undone, the host is as it was."""

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks import settings
-from tasks.errors import DeployError
+from tasks.errors import DeployError, NotItsTurn
 from tasks.facts.container import ContainerState
+from tasks.fleet.gate import Gate
 from tasks.fleet.output import HostStreams
-from tasks.fleet.rollout import DEPLOYED, FAILED, ROLLED_BACK, UP_TO_DATE, HostOutcome
+from tasks.fleet.rollout import DEPLOYED, FAILED, NOT_STARTED, ROLLED_BACK, UP_TO_DATE, HostOutcome
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
 from tasks.steps import lock
@@ -78,6 +79,8 @@ class FleetHosts:
     streams: HostStreams
     built: dict[BuildKey, BuiltImage]
     docker_client: object | None = None  # the local engine, images saved once for all hosts
+    gate: Gate | None = None  # where the hosts after the canaries wait (not the canaries)
+    canaries: frozenset[str] = frozenset()
     remotes: dict[str, Remote] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -105,7 +108,10 @@ class FleetHosts:
                     rep,
                     build_cache=self.built,
                     docker_client=self.docker_client,  # type: ignore[arg-type]
+                    gate=None if host in self.canaries or not self.gate else self.gate.passed,
                 )
+            except NotItsTurn as exc:
+                return HostOutcome(NOT_STARTED, detail=str(exc), report=rep.to_dict())
             except DeployError as exc:
                 return HostOutcome(
                     FAILED, exc.step, exc.cause, detail=exc.hint, report=rep.to_dict()

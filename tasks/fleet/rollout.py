@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from tasks.fleet.gate import Gate
 from tasks.steps.build import BuildKey, BuiltImage
 
 # What a host ends as, in the summary and the fleet record.
@@ -81,7 +82,9 @@ HostWork = Callable[[str], HostOutcome]
 class Fleet:
     """One rollout over `hosts`. `deploy(host)` and `roll_back(host)` return a HostOutcome
     (and do not raise for expected failures); `expire(host)` is called when a host passes its
-    deadline (close its connection, so the step in progress fails); `say` prints a line."""
+    deadline (close its connection, so the step in progress fails); `say` prints a line.
+    `gate`: with one, the first `parallel` hosts after the canaries start beside the last
+    canary and wait at the gate before their release (their deploy is handed it)."""
 
     def __init__(
         self,
@@ -92,8 +95,11 @@ class Fleet:
         *,
         expire: Callable[[str], None] = lambda host: None,
         say: Callable[[str], None] = print,
+        gate: Gate | None = None,
     ) -> None:
         self.hosts, self.shape = list(hosts), shape
+        self.gate, self._staging = gate or Gate(), gate is not None
+        self.canaries = set(self.hosts[: shape.canary])
         self._deploy, self._roll_back, self._expire, self.say = deploy, roll_back, expire, say
         self.records = {host: HostRecord(host) for host in self.hosts}
         self.interrupted = self.halted = False
@@ -106,9 +112,12 @@ class Fleet:
     def run(self) -> bool:
         """Deploy every host in the rollout's shape; True when none failed or was left out."""
         began = time.monotonic()
-        canaries = set(self.hosts[: self.shape.canary])
+        canaries = self.canaries
+        if not canaries:
+            self.gate.open()
         with self._ctrl_c_noted():
             self._run_all(deque(self.hosts), self._deploy, canaries, self.shape.parallel)
+            self.gate.shut()  # decided already, unless no canary ever ended (a no-op then)
             if self.failed and self.shape.on_failure == "rollback-all" and not self.interrupted:
                 self.roll_back_switched()
         self.seconds = round(time.monotonic() - began, 2)
@@ -153,16 +162,24 @@ class Fleet:
         expired: dict[str, float] = {}  # host -> when it is given up for good
         while pending or in_flight:
             self._notice_ctrl_c(in_flight)
-            while pending and not self.halted and self._may_start(in_flight, canaries, parallel):
+            while (
+                pending
+                and not self.halted
+                and self._may_start(pending[0], in_flight, canaries, parallel)
+            ):
                 host = pending.popleft()
                 in_flight[host] = self._start(host, work, rollback)
             if not in_flight:
                 break
             self._wait_one(in_flight, expired, rollback)
 
-    def _may_start(self, in_flight: dict[str, float], canaries: set[str], parallel: int) -> bool:
-        if any(host in canaries for host in in_flight):
-            return False  # a canary goes alone
+    def _may_start(
+        self, host: str, in_flight: dict[str, float], canaries: set[str], parallel: int
+    ) -> bool:
+        flying = sum(h in canaries for h in in_flight)
+        if flying:  # a canary goes alone; with a gate, hosts after it may start up to the gate
+            others = len(in_flight) - flying
+            return self._staging and host not in canaries and others < parallel
         started = sum(r.state != NOT_STARTED for r in self.records.values())
         limit = 1 if started < len(canaries) else parallel
         return len(in_flight) < limit
@@ -227,7 +244,10 @@ class Fleet:
         record.take(outcome)
         if outcome.state == FAILED:
             self.halted = True
+            self.gate.shut()
             self.say(f"{host}: failed at {outcome.step}: {outcome.cause}")
+        elif all(self.records[c].state in (DEPLOYED, UP_TO_DATE) for c in self.canaries):
+            self.gate.open()
         self.say(self.counts())
 
     @contextmanager
@@ -256,6 +276,7 @@ class Fleet:
         else:
             self.say(f"fleet: still waiting for {len(in_flight)} host(s) in flight to finish")
         self.interrupted = self.halted = True
+        self.gate.shut()
 
 
 class Rollout:

@@ -13,16 +13,18 @@ from invoke.exceptions import Exit
 
 from tasks import settings
 from tasks.errors import DeployError
+from tasks.fleet.gate import Gate
 from tasks.fleet.hosts import FleetHosts
 from tasks.fleet.images import SavedOnceClient
 from tasks.fleet.inventory import InventoryError, hosts_from_digitalocean, hosts_from_file, unique
 from tasks.fleet.output import routed
-from tasks.fleet.prefetch import Prefetch
-from tasks.fleet.rollout import Fleet, Rollout, Shape
+from tasks.fleet.prefetch import Prefetch, pulling, shipping
+from tasks.fleet.rollout import NOT_STARTED, Fleet, Rollout, Shape
 from tasks.runner import Remote, remote_of
 from tasks.steps import report
-from tasks.steps.build import build
+from tasks.steps.build import BuiltImage, build
 from tasks.steps.preflight import load_env
+from tasks.steps.publish import Published
 from tasks.steps.pull import pushed_once
 
 INTERRUPTED = 130  # the shell's code for a run ended by Ctrl-C
@@ -75,19 +77,22 @@ def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: s
         return remote_of(connection(c, host), s)
 
     with routed(logs) as streams:
-        work = FleetHosts(s, connect, streams, run.built, images)
+        gate = Gate()
+        canaries = frozenset(hosts[: s.canary])
+        work = FleetHosts(s, connect, streams, run.built, images, gate=gate, canaries=canaries)
+        prefetch = head_start(s, work, hosts[s.canary :] if s.canary else [], built, published)
+
+        def deploy(host: str):
+            prefetch.wait(host)
+            return work.deploy(host)
+
         fleet = Fleet(
-            hosts, shape, work.deploy, work.roll_back, expire=work.expire, say=streams.say
+            hosts, shape, deploy, work.roll_back, expire=work.expire, say=streams.say, gate=gate
         )
-        waiting = hosts[s.canary :] if published and s.canary else []
-        if waiting:
-            print(f"fleet: the other {len(waiting)} host(s) pull it while the canary runs")
-        prefetch = Prefetch(work.remote, waiting, published.reference) if waiting else None
         try:
             ok = fleet.run()
         finally:
-            if prefetch:
-                prefetch.close()
+            prefetch.close(started=[h for h, r in fleet.records.items() if r.state != NOT_STARTED])
             images.close()
             for remote in work.remotes.values():
                 remote.close()
@@ -99,6 +104,24 @@ def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: s
     print(f"fleet report: {report.write_fleet(rep, s.reports_dir)}; host logs: {logs}/")
     if not ok:
         raise Exit(failure_line(fleet), code=INTERRUPTED if fleet.interrupted else 1)
+
+
+def head_start(
+    s: settings.DeploySettings,
+    work: FleetHosts,
+    waiting: list[str],
+    built: BuiltImage,
+    published: Published | None,
+) -> Prefetch:
+    """The hosts after the canaries receive the image while the canaries run (no more at a time
+    than --parallel when it goes up the operator's own uplink)."""
+    if published:
+        fetch, workers, how = pulling(work, published.reference), len(waiting), "pull it"
+    else:
+        fetch, workers, how = shipping(work, built), s.parallel, "receive and load it"
+    if waiting:
+        print(f"fleet: the other {len(waiting)} host(s) {how} while the canary runs", flush=True)
+    return Prefetch(work.remote, waiting, fetch, workers, everywhere=bool(published))
 
 
 def record_of(record: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from docker import DockerClient
@@ -17,7 +17,7 @@ from docker import DockerClient
 from tasks import interrupts
 from tasks.commands import files
 from tasks.envfile import EnvFile
-from tasks.errors import DeployError, VerifyFailed
+from tasks.errors import DeployError, NotItsTurn, VerifyFailed
 from tasks.facts.container import read_container
 from tasks.facts.survey import HostSurvey
 from tasks.layers import plan_layers
@@ -33,6 +33,8 @@ from tasks.steps.release import release_labels, replace_agent
 from tasks.steps.rollback import roll_back_after
 from tasks.steps.ship import EarlySave, reusable_chain_ids, ship
 from tasks.steps.verify import verify_release, verify_unchanged
+
+Gate = Callable[[], bool]  # True: go on; False: the fleet stopped before this host's turn
 
 
 @contextmanager
@@ -51,9 +53,11 @@ def run_deploy(
     *,
     build_cache: dict[BuildKey, BuiltImage] | None = None,
     docker_client: DockerClient | None = None,
+    gate: Gate | None = None,
 ) -> None:
     """Deploy to one host, filling `rep` as it goes; the report is shown and written whatever
-    happens (and the host's audit log gets a line once the host was reached)."""
+    happens (and the host's audit log gets a line once the host was reached). `gate`: a fleet
+    host after the canaries asks it before its release (or before its env file changes)."""
     touched = False
     saving: EarlySave | None = None
     try:
@@ -96,7 +100,7 @@ def run_deploy(
             rep.outcome = "already up to date"
         else:
             with lock.held(remote, s.lock_dir, s.lock_ttl, s.force_unlock):
-                run_locked(remote, s, rep, env, built, found, adoptee, docker_client, saving)
+                run_locked(remote, s, rep, env, built, found, adoptee, docker_client, saving, gate)
     except Exception as exc:
         rep.error = str(exc)
         raise
@@ -128,17 +132,15 @@ def run_locked(
     adoptee: adopt.Adoptee | None = None,
     docker_client: DockerClient | None = None,
     saving: EarlySave | None = None,
+    gate: Gate | None = None,
 ) -> None:
     """Everything that changes the host, under its deploy lock. `docker_client`: the local
     engine holding the image (default: the one the environment names); `saving`: its save,
-    under way."""
+    under way; `gate`: asked before the release, or before the env file when that changes
+    (or the host is adopted)."""
+    wait_early = gate is not None and (found.env_sha256 != env.sha256 or adoptee is not None)
     with step(rep, "plan", remote):
-        present = reusable_chain_ids(remote, found.image_store, built.ref)
-        missing = plan_layers(built.diff_ids, present).missing
-        # Layer sizes are known only once the image is saved; a share of the image is the
-        # estimate, and the whole image when the base layer is missing (a fresh host).
-        share = 1.0 if 0 in missing else len(missing) / max(1, len(built.diff_ids))
-        preflight.check_disk(rep.host, found.free_bytes, int(built.size * share))
+        present, missing = plan_transfer(remote, found, built)
     if s.registry:
         with step(rep, "pull", remote):
             published = pushed_once(built, s.registry)
@@ -166,6 +168,8 @@ def run_locked(
     rep.bytes_sent, rep.image_bytes = shipped.bytes_sent, shipped.image_bytes
     rep.layers_total, rep.layers_sent = shipped.layers_total, shipped.layers_sent
     rep.full_transfer, rep.fell_back = shipped.full, shipped.fell_back
+    if wait_early:
+        await_turn(remote, rep, gate)
     with step(rep, "env", remote):
         install_env(remote, s, env)
     with handing_over(remote, s):  # from the candidate's start to its promotion
@@ -174,6 +178,8 @@ def run_locked(
             labels = release_labels(built.version)
             old = adoptee.state if adoptee else read_container(remote, s.container, "candidate")
             instance = check_candidate(remote, s, built.ref, built.version, labels)
+        if gate and not wait_early:
+            await_turn(remote, rep, gate)
         with step(rep, "release", remote):
             rep.outcome = "failed during release"
             took = hand_over(remote, s, instance, Retire(old, keep_as=s.previous))
@@ -193,6 +199,29 @@ def run_locked(
         rep.outcome = "rolled back" if "rolled back" in error.hint else "failed (left stopped)"
         raise error from None
     rep.outcome = "deployed"
+
+
+def await_turn(remote: Remote, rep: report.DeployReport, gate: Gate) -> None:
+    """Wait for the canaries; if they did not pass, leave (the candidate goes on the way out)."""
+    with step(rep, "gate", remote):
+        print(f"{rep.host}: ready; waiting for the canaries to pass", flush=True)
+        if not gate():
+            rep.outcome = "not started (the rollout stopped before its turn; left as it was)"
+            raise NotItsTurn("the rollout stopped before its turn: its candidate removed")
+
+
+def plan_transfer(
+    remote: Remote, found: HostSurvey, built: BuiltImage
+) -> tuple[set[str], tuple[int, ...]]:
+    """The layer chains the host holds, and the indexes of the image's layers it lacks; refused
+    when its disk could not take them."""
+    present = reusable_chain_ids(remote, found.image_store, built.ref)
+    missing = plan_layers(built.diff_ids, present).missing
+    # Layer sizes are known only once the image is saved; a share of the image is the
+    # estimate, and the whole image when the base layer is missing (a fresh host).
+    share = 1.0 if 0 in missing else len(missing) / max(1, len(built.diff_ids))
+    preflight.check_disk(remote.host, found.free_bytes, int(built.size * share))
+    return present, missing
 
 
 def finish(remote: Remote, s: DeploySettings, rep: report.DeployReport, touched: bool) -> None:

@@ -86,6 +86,7 @@ def ship(
     store: str = "",
     host_fingerprint: str | None = None,
     saving: EarlySave | None = None,
+    tag_others: bool = True,
 ) -> ShipResult:
     """Make the host hold `image_ref` (same image, same tags), sending as little as possible.
 
@@ -93,7 +94,9 @@ def ship(
     `present`: the chain ids `reusable_chain_ids` gave, when the caller just asked,
     `store`: the host's image store, and `host_fingerprint`: that of the host's `image_ref`
     ("" when it lacks one), when known (each saves a round trip). `saving`: a save of this
-    image started earlier (`EarlySave`), used instead of saving it again.
+    image started earlier (`EarlySave`), used instead of saving it again. `tag_others`: the
+    local image's other tags (e.g. dtma:latest) move on the host too (not in a load ahead of
+    the host's turn).
     """
     started = time.monotonic()
     client = docker_client or docker.from_env()
@@ -102,7 +105,7 @@ def ship(
     except docker.errors.ImageNotFound:
         cause = f"no local image {image_ref}"
         raise DeployError("local", "local image", cause, "build it first") from None
-    tags = tuple(image.tags)
+    tags = tuple(image.tags) if tag_others else (image_ref,)
     layers_total = len(image.attrs["RootFS"].get("Layers") or [])
     fingerprint = identity.fingerprint(image.attrs)
 

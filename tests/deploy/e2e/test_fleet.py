@@ -42,7 +42,9 @@ def boxes():
 @pytest.fixture(scope="module")
 def contexts(tmp_path_factory):
     base = tmp_path_factory.mktemp("fleet-contexts")
-    return {name: make_context(base / name, f"fleet-{name}") for name in ("v1", "v2", "v3", "v4")}
+    return {
+        name: make_context(base / name, f"fleet-{name}") for name in ("v1", "v2", "v3", "v4", "v5")
+    }
 
 
 def fleet_argv(boxes, context: Path, env_file: Path, *extra: str, hosts=None) -> list[str]:
@@ -81,6 +83,12 @@ def one_working_agent_no_lock(box) -> None:
     assert on_host(box, f"test -e {LOCK_DIR}").returncode != 0, f"{box.host} still locked"
 
 
+def image_tags(box) -> str:
+    listed = on_host(box, "docker image ls --format '{{.Repository}}:{{.Tag}}'")
+    assert listed.returncode == 0, listed.stderr
+    return listed.stdout
+
+
 def stop_engine(box) -> None:
     assert on_host(box, "kill $(cat /var/run/docker.pid)").returncode == 0
     wait_until(lambda: on_host(box, "docker info").returncode != 0, "the engine to stop")
@@ -100,22 +108,31 @@ def test_canary_then_three_in_parallel_from_a_hosts_file_smoke_gated(
     assert {public_version(box) for box in boxes} == {version_of(contexts["v2"])}
     out = done.stdout
     assert f"fleet: 4 host(s) from hosts file {hosts_file}: " in out
-    assert out.index(f"{boxes[0].host}: release") < out.index(f"{boxes[1].host}: preflight")
+    assert "fleet: the other 3 host(s) receive and load it while the canary runs" in out
     for box in boxes:
         assert f"{box.host}: candidate" in out and f"{box.host}: smoke" in out
         assert summary_of(out)[box.host].startswith("deployed")
+    canary_passed = out.index(f"{boxes[0].host}: smoke")  # the gate opens once it passed
+    for box in boxes[1:]:  # received during the canary: their own deploys send nothing
+        ahead = out.index(f"{box.host}: ahead of its turn, shipped dtma:")
+        assert ahead < out.index(f"{box.host}: preflight")
+        waited = out.index(f"{box.host}: ready; waiting for the canaries to pass")
+        assert out.index(f"{box.host}: candidate") < waited < out.index(f"{box.host}: release")
+        assert canary_passed < out.index(f"{box.host}: release")
     assert "fleet: 4 done, 0 failed, 0 in flight, 0 not started" in out
     report = latest_fleet_report()
     assert report["outcome"] == "deployed" and len(report["hosts"]) == 4
     assert report["shape"]["canary"] == 1 and report["shape"]["parallel"] == 3
     assert all(h["report"]["bytes_sent"] < 100_000 for h in report["hosts"])
+    assert [h["report"]["bytes_sent"] for h in report["hosts"][1:]] == [0, 0, 0]
+    assert all("gate" in h["report"]["phases"] for h in report["hosts"][1:])
     print(f"\nfleet of 4, code change, canary 1 + parallel 3: {report['total_seconds']} s")
 
 
 def test_late_failure_rolls_every_switched_host_back(boxes, contexts, env_file):
     before = version_of(contexts["v2"])
-    stop_engine(boxes[3])  # the last host fails after the canary, beside two others
-    extra = ("--canary", "1", "--parallel", "3", "--on-failure", "rollback-all")
+    stop_engine(boxes[3])  # the last host fails after the canary and two others switched
+    extra = ("--canary", "1", "--parallel", "2", "--on-failure", "rollback-all")
     done = fleet(boxes, contexts["v3"], env_file, *extra)
     assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-3000:]
     rows = summary_of(done.stdout)
@@ -130,22 +147,50 @@ def test_late_failure_rolls_every_switched_host_back(boxes, contexts, env_file):
 
 
 def test_stop_leaves_the_hosts_not_started_untouched(boxes, contexts, env_file):
-    """The broken host second in line: the canary moves on, the two after it are untouched."""
+    """The broken host second in line: the canary moves on, the two after it are untouched
+    (a release none of them held yet: what they received during the canary goes again)."""
     order = [boxes[0], boxes[3], boxes[1], boxes[2]]
     untouched = {box.host: started_at(box) for box in order[2:]}
-    done = fleet(order, contexts["v3"], env_file)  # --canary 1 --parallel 1 --on-failure stop
+    done = fleet(order, contexts["v5"], env_file)  # --canary 1 --parallel 1 --on-failure stop
     assert done.returncode == 1
     rows = summary_of(done.stdout)
     assert rows[boxes[0].host].startswith("deployed")
-    assert public_version(boxes[0]) == version_of(contexts["v3"])
+    assert public_version(boxes[0]) == version_of(contexts["v5"])
     assert rows[boxes[3].host].startswith("failed (preflight: ")
-    for box in order[2:]:
+    assert f"{boxes[1].host}: ahead of its turn, shipped dtma:" in done.stdout
+    for box in order[2:]:  # the image they received during the canary is gone again
         assert rows[box.host] == "not started"
         assert started_at(box) == untouched[box.host]
         assert public_version(box) == version_of(contexts["v2"])
+        assert f"dtma:{version_of(contexts['v5'])}" not in image_tags(box)
     sandbox.reboot(boxes[3].name)  # its engine back, and with it its agent
     wait_until_healthy(boxes[3].agent_url)
     assert public_version(boxes[3]) == version_of(contexts["v2"])
+
+
+def test_a_failed_canary_leaves_the_hosts_at_the_gate_as_they_were(boxes, contexts, env_file):
+    """The hosts after the canary reach the gate with a checked candidate; the canary fails:
+    their candidates go, and so does the image they received; their agents were not touched."""
+    order, before = [boxes[3], boxes[1], boxes[2]], version_of(contexts["v2"])
+    untouched = {box.host: started_at(box) for box in order[1:]}
+    stop_engine(boxes[3])
+    done = fleet(order, contexts["v5"], env_file, "--canary", "1", "--parallel", "2")
+    assert done.returncode == 1
+    rows = summary_of(done.stdout)
+    assert rows[boxes[3].host].startswith("failed (preflight: ")
+    for box in order[1:]:
+        assert f"{box.host}: ready; waiting for the canaries to pass" in done.stdout
+        assert (
+            rows[box.host]
+            == "not started; the rollout stopped before its turn: its candidate removed"
+        )
+        assert started_at(box) == untouched[box.host]
+        assert public_version(box) == before
+        one_working_agent_no_lock(box)
+        assert f"dtma:{version_of(contexts['v5'])}" not in image_tags(box)
+    assert "fleet: 0 done, 1 failed, 0 in flight, 2 not started" in done.stdout
+    sandbox.reboot(boxes[3].name)
+    wait_until_healthy(boxes[3].agent_url)
 
 
 @pytest.fixture
@@ -176,7 +221,7 @@ def silent_host():
 
 
 def test_an_unreachable_host_fails_within_15_seconds(boxes, contexts, env_file, silent_host):
-    argv = fleet_argv(boxes[:1], contexts["v3"], env_file, "--canary", "0", "--parallel", "2")
+    argv = fleet_argv(boxes[:1], contexts["v5"], env_file, "--canary", "0", "--parallel", "2")
     argv[argv.index("-H") + 1] += f",{silent_host}"
     done = FabRun(argv).finish(timeout=300)
     assert done.returncode == 1
