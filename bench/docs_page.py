@@ -56,10 +56,11 @@ Where `fab`'s seconds go: `ship` is the local `docker save` of the whole image (
 after the build, while the host is surveyed and planned, so on a distant link the two overlap)
 and the host's `docker load`; `candidate` is the new agent's start, import and checks;
 `release` the promotion, the new process answering on port 30000 and the old agent's drain;
-the remainder is `fab` starting (about 1 s of Python imports), connecting and writing its
-report. On a link with latency the round trips count: each report says how many exchanges
-each step had with the host (a command is one round trip on the shell `fab` keeps open there,
-a check through the SSH tunnel two). A no-change deploy is a build the cache answers, one
+the remainder is `fab` starting (about 1 s of Python imports) and writing its report (the SSH
+handshake runs beside the build, `check` waits for what is left of it). On a link with
+latency the round trips count: each report says how many exchanges each step had with the
+host (a command is one round trip on the shell `fab` keeps open there, a check through the
+SSH tunnel two). A no-change deploy is a build the cache answers, one
 survey round trip and the verify. Over loopback the plain path's whole image costs it little
 time; on a real uplink it pays for every byte of it on every deploy.
 """

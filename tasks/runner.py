@@ -147,6 +147,30 @@ class Remote:
                     self._shell_refused = True  # no shell, or no room for its files there
             return self._shell
 
+    def open_early(self) -> Callable[[str], None]:
+        """Open the connection and the host's shell in the background (while the image builds:
+        the handshake's round trips and the build overlap). The callable returned waits for it
+        and raises what went wrong as the first command would have, naming `step`."""
+        failed: list[BaseException] = []
+
+        def open_now() -> None:
+            try:
+                self._host_shell()
+            except BaseException as exc:  # said by the step that waits for it
+                failed.append(exc)
+
+        opening = threading.Thread(target=open_now, name=f"connect {self.host}", daemon=True)
+        opening.start()
+
+        def opened(step: str) -> None:
+            opening.join()
+            if failed and isinstance(failed[0], SSH_ERRORS):
+                raise self._ssh_failed(failed[0], step)
+            if failed:
+                raise failed[0]
+
+        return opened
+
     def _drop_shell(self) -> None:
         shell, self._shell = self._shell, None
         if shell is not None:

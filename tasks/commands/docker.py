@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from tasks.commands.shell import Argv, or_true, silenced
+from tasks.commands.shell import Argv, chain, or_true, silenced
 from tasks.identity import INSPECT_FORMAT
 
 LOG_OPTS = ["--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3"]
@@ -81,6 +81,13 @@ def start(name: str) -> Argv:
 
 def stop(name: str, timeout: int = 10) -> Argv:
     return ["docker", "stop", "--time", str(timeout), name]
+
+
+def stop_for_good(name: str) -> Argv:
+    """Stop it, then keep it stopped across engine restarts. In this order: a policy update
+    that lands while a crash-looping container is between two runs is refused ("cannot update
+    a stopped container"), while a container stopped by hand takes it."""
+    return chain(stop(name), set_restart(name, "no"))
 
 
 def rename(old: str, new: str) -> Argv:

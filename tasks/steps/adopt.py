@@ -174,8 +174,7 @@ def give_back(
         )
     policy = relay.labels.get("dtma.adopted_restart") or "always"
     steps = [
-        docker.set_restart(s.container, "no"),
-        docker.stop(s.container),
+        docker.stop_for_good(s.container),
         docker.remove(relay.name),
         docker.rename(previous.name, name),
         docker.set_restart(name, policy),

@@ -66,12 +66,14 @@ def run_deploy(
             s.agent_url(remote.keys, remote.hostname)  # a --verify-url without this host fails
         if env is not None:
             s = s.with_backend_key(env.values["BACKEND_TO_DTMA_API_KEY"])
+        connected = remote.open_early()  # the SSH handshake overlaps the build
         with step(rep, "build", remote):
             built = build(s, cache=build_cache)
         rep.version, rep.new_image = built.version, built.ref
         if not s.registry:  # a pull needs no archive
             saving = EarlySave(built.ref, docker_client)  # overlaps the round trips below
         with step(rep, "check", remote):
+            connected("preflight")
             found = preflight.check_host(remote, s, built.ref)
             if preflight.other_platform(built.platform, found.platform):
                 built = build_for_host(rep.host, s, found.platform, build_cache)

@@ -80,10 +80,6 @@ def promote(name: str) -> list[str]:
     )
 
 
-def stop_for_good(name: str) -> list[str]:
-    return chain(docker.set_restart(name, "no"), docker.stop(name))
-
-
 def wait_serving_publicly(remote: Remote, s: DeploySettings, instance: str) -> float:
     """Seconds until a fresh connection to the public port was answered by `instance`."""
     alive = running(remote, s.candidate)
@@ -106,7 +102,7 @@ def finish(remote: Remote, s: DeploySettings, retire: Retire, stop_old: bool) ->
     old = retire.old
     if old is not None:
         if stop_old and old.running:
-            steps.append(stop_for_good(old.name))
+            steps.append(docker.stop_for_good(old.name))
         if retire.keep_as:
             steps += [
                 docker.remove_if_present(retire.keep_as),
@@ -147,7 +143,7 @@ def hand_over(remote: Remote, s: DeploySettings, instance: str, retire: Retire) 
                     flush=True,
                 )
             if not retire.shares_port and retire.old is not None:
-                remote.run(stop_for_good(retire.old.name), step="release")
+                remote.run(docker.stop_for_good(retire.old.name), step="release")
                 old_stopped = True
             seconds = wait_serving_publicly(remote, s, instance)
         except (VerifyFailed, DeployError) as exc:
@@ -161,7 +157,7 @@ def hand_over(remote: Remote, s: DeploySettings, instance: str, retire: Retire) 
 def undo(remote: Remote, s: DeploySettings, retire: Retire, old_stopped: bool) -> None:
     """The candidate goes (stopped first: had it taken the port, what it accepted finishes);
     an old agent stopped for the switch runs again."""
-    steps = [stop_for_good(s.candidate), docker.remove_if_present(s.candidate)]
+    steps = [docker.stop_for_good(s.candidate), docker.remove_if_present(s.candidate)]
     old = retire.old
     if old_stopped and old is not None:
         policy = old.restart_policy or PROMOTED_POLICY

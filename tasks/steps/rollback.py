@@ -52,8 +52,7 @@ def bring_back(remote: Remote, s: DeploySettings, previous: ContainerState, keep
         aside = f"{s.container}-rolled-back"
         steps = [
             docker.remove_if_present(aside),
-            docker.set_restart(s.container, "no"),
-            docker.stop(s.container),
+            docker.stop_for_good(s.container),
             docker.rename(s.container, aside),
             recreated(s, previous, s.container),
             docker.remove(s.previous),

@@ -196,3 +196,42 @@ def test_a_hold_inside_a_hold_adds_nothing_and_a_failed_block_keeps_its_error():
         os.kill(os.getpid(), signal.SIGINT)
         raise DeployError("droplet", "release", "the new agent did not answer", "redeploy")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class OpeningConnection(ShellRefusingConnection):
+    """A connection whose opening fails with `raises` (or succeeds), counted."""
+
+    def __init__(self, raises: BaseException | None = None) -> None:
+        super().__init__()
+        self.opens, self.raises_on_open = 0, raises
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.raises_on_open:
+            raise self.raises_on_open
+
+
+def test_a_connection_opened_early_is_used_by_the_first_command():
+    conn = OpeningConnection()
+    remote = Remote(conn, HOST_KEYS)
+    remote.open_early()("preflight")
+    assert conn.opens == 1 and remote.run(["echo", "one"], step="x").stdout == "ran"
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (OSError("No route to host"), "SSH failed: No route to host"),
+        (
+            paramiko.BadHostKeyException(
+                "droplet", paramiko.ECDSAKey.generate(), paramiko.ECDSAKey.generate()
+            ),
+            "the SSH host key of [droplet]:2222 CHANGED",
+        ),
+    ],
+)
+def test_what_went_wrong_opening_early_is_said_by_the_step_that_waits(error, cause):
+    opened = Remote(OpeningConnection(raises=error), HOST_KEYS).open_early()
+    with pytest.raises(DeployError) as failure:
+        opened("preflight")
+    assert failure.value.step == "preflight" and failure.value.cause.startswith(cause)

@@ -76,3 +76,13 @@ def test_healthcheck_command_runs_as_docker_would():
     ]  # fmt: skip
     for none in ([], ["NONE"], ["CMD"], ["CMD-SHELL"]):
         assert docker.healthcheck_exec("dtma", none, 3) is None
+
+
+def test_a_container_is_stopped_before_its_restart_policy_changes():
+    """A crash-looping container caught between two runs refuses a policy update ("cannot
+    update a stopped container: unknown", seen adopting Agentopia's crash-looping agent); a
+    container stopped first always takes it, and the stop already ends the loop."""
+    assert docker.stop_for_good("dtma_manager") == [
+        "docker", "stop", "--time", "10", "dtma_manager", "&&",
+        "docker", "update", "--restart", "no", "dtma_manager",
+    ]  # fmt: skip

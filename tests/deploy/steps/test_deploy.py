@@ -214,7 +214,7 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "wait port",
         "settle",
         "sh -c",  # the candidate promoted
-        "docker update",  # so v1 stops first, then the candidate binds
+        "docker stop",  # so v1 stops first, then the candidate binds
         "wait port",
         "docker rm",  # v1 is set aside as dtma-previous, the candidate takes the name
         "wait port",

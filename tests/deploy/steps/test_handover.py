@@ -3,10 +3,11 @@
 import pytest
 
 from tasks.commands import docker, scripts
+from tasks.commands.docker import stop_for_good
 from tasks.commands.shell import chain, then
 from tasks.errors import DeployError
 from tasks.facts.container import ContainerState
-from tasks.steps.handover import NO_MIGRATION, Retire, finish, hand_over, promote, stop_for_good
+from tasks.steps.handover import NO_MIGRATION, Retire, finish, hand_over, promote
 from tests.support.agent_stub import AgentStub
 from tests.support.fake_remote import FakeRemote, result
 from tests.support.host_answers import KEY, inspect_answer, settings

@@ -3,11 +3,12 @@
 import pytest
 
 from tasks.commands import docker
+from tasks.commands.docker import stop_for_good
 from tasks.commands.shell import chain
 from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import RELEASED_LABEL
 from tasks.steps import release
-from tasks.steps.handover import promote, stop_for_good
+from tasks.steps.handover import promote
 from tasks.steps.rollback import roll_back_after, switch_to_previous
 from tests.support.agent_stub import AgentStub
 from tests.support.fake_remote import FakeRemote, result
@@ -78,8 +79,7 @@ def test_a_previous_release_that_publishes_its_port_comes_back_in_its_old_shape(
     assert error.hint == "rolled back to dtma:v1"
     assert remote.sent[2] == chain(
         docker.remove_if_present("dtma-rolled-back"),
-        docker.set_restart("dtma", "no"),
-        docker.stop("dtma"),
+        docker.stop_for_good("dtma"),
         docker.rename("dtma", "dtma-rolled-back"),
         RECREATED_AS("dtma"),
         docker.remove("dtma-previous"),
@@ -100,8 +100,7 @@ def test_an_adopted_container_comes_back_under_its_name_and_restart_policy():
     assert restored is not None and restored.name == "dtma_manager"
     assert (
         chain(
-            docker.set_restart("dtma", "no"),
-            docker.stop("dtma"),
+            docker.stop_for_good("dtma"),
             docker.remove("dtma_manager"),
             docker.rename("dtma-previous", "dtma_manager"),
             docker.set_restart("dtma_manager", "always"),
