@@ -15,7 +15,6 @@ from pathlib import Path
 from tasks import settings
 from tasks.errors import DeployError, NotItsTurn
 from tasks.facts.container import ContainerState
-from tasks.fleet.gate import Gate
 from tasks.fleet.output import HostStreams
 from tasks.fleet.rollout import DEPLOYED, FAILED, NOT_STARTED, ROLLED_BACK, UP_TO_DATE, HostOutcome
 from tasks.runner import Remote
@@ -79,8 +78,6 @@ class FleetHosts:
     streams: HostStreams
     built: dict[BuildKey, BuiltImage]
     docker_client: object | None = None  # the local engine, images saved once for all hosts
-    gate: Gate | None = None  # where the hosts after the canaries wait (not the canaries)
-    canaries: frozenset[str] = frozenset()
     remotes: dict[str, Remote] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -97,7 +94,8 @@ class FleetHosts:
         if remote is not None:
             remote.close()
 
-    def deploy(self, host: str) -> HostOutcome:
+    def deploy(self, host: str, gate: Callable[[], bool] | None = None) -> HostOutcome:
+        """`gate`: asked before the release (a host after the canaries, tasks/fleet/gate.py)."""
         remote = self.remote(host)
         rep = DeployReport(host=remote.host)
         with self.streams.for_host(host, remote.host):
@@ -108,7 +106,7 @@ class FleetHosts:
                     rep,
                     build_cache=self.built,
                     docker_client=self.docker_client,  # type: ignore[arg-type]
-                    gate=None if host in self.canaries or not self.gate else self.gate.passed,
+                    gate=gate,
                 )
             except NotItsTurn as exc:
                 return HostOutcome(NOT_STARTED, detail=str(exc), report=rep.to_dict())

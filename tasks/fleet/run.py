@@ -19,7 +19,7 @@ from tasks.fleet.images import SavedOnceClient
 from tasks.fleet.inventory import InventoryError, hosts_from_digitalocean, hosts_from_file, unique
 from tasks.fleet.output import routed
 from tasks.fleet.prefetch import Prefetch, pulling, shipping
-from tasks.fleet.rollout import NOT_STARTED, Fleet, Rollout, Shape
+from tasks.fleet.rollout import NOT_STARTED, Fleet, HostOutcome, Rollout, Shape
 from tasks.runner import Remote, remote_of
 from tasks.steps import report
 from tasks.steps.build import BuiltImage, build
@@ -57,10 +57,10 @@ def connection(c: Any, host: str) -> fabric.Connection:
 def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: str, run: Rollout):
     print(f"fleet: {len(hosts)} host(s) from {source}: {', '.join(hosts)}", flush=True)
     shape = Shape(s.canary, s.parallel, s.on_failure, s.host_deadline)
-    gate = "; smoke suite as a gate" if s.smoke else ""
+    also = "; smoke suite as a gate" if s.smoke else ""
     print(
         f"fleet: canary {s.canary}, then {s.parallel} at a time; on failure {s.on_failure}; "
-        f"deadline {s.host_deadline:.0f} s a host, connect timeout {s.connect_timeout:.0f} s{gate}",
+        f"deadline {s.host_deadline:.0f} s a host, connect timeout {s.connect_timeout:.0f} s{also}",
         flush=True,
     )
     if not s.env_from_host:
@@ -78,17 +78,17 @@ def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: s
 
     with routed(logs) as streams:
         gate = Gate()
-        canaries = frozenset(hosts[: s.canary])
-        work = FleetHosts(s, connect, streams, run.built, images, gate=gate, canaries=canaries)
-        prefetch = head_start(s, work, hosts[s.canary :] if s.canary else [], built, published)
+        work = FleetHosts(s, connect, streams, run.built, images)
 
-        def deploy(host: str):
+        def deploy(host: str) -> HostOutcome:  # a canary goes through; the others ask the gate
             prefetch.wait(host)
-            return work.deploy(host)
+            return work.deploy(host, gate=None if host in fleet.canaries else gate.passed)
 
         fleet = Fleet(
             hosts, shape, deploy, work.roll_back, expire=work.expire, say=streams.say, gate=gate
         )
+        waiting = [host for host in hosts if host not in fleet.canaries] if fleet.canaries else []
+        prefetch = head_start(s, work, waiting, built, published)
         try:
             ok = fleet.run()
         finally:
