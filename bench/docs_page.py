@@ -55,13 +55,15 @@ rows.
 Where `fab`'s seconds go: `ship` is the local `docker save` of the whole image (started right
 after the build, while the host is surveyed and planned, so on a distant link the two overlap)
 and the host's `docker load`; `candidate` is the new agent's start, import and checks;
-`release` the promotion, the new process answering on port 30000 and the old agent's drain;
-the remainder is `fab` starting (about 1 s of Python imports) and writing its report (the SSH
-handshake runs beside the build, `check` waits for what is left of it). On a link with
-latency the round trips count: each report says how many exchanges each step had with the
-host (a command is one round trip on the shell `fab` keeps open there, a check through the
-SSH tunnel two). A no-change deploy is a build the cache answers, one
-survey round trip and the verify. Over loopback the plain path's whole image costs it little
+`release` the promotion and the new process listening on port 30000 (seen on the host);
+`verify` the old agent's stop (its drain ends as soon as no connection is left), then the
+checks from outside and through the tunnel side by side, with Docker's health check beside
+them all; the remainder is `fab` starting (about 0.6 s of Python imports and task loading)
+and writing its report (the SSH handshake runs beside the build, `check` waits for what is
+left of it). On a link with latency the round trips count: each report says how many
+exchanges each step had with the host (a command is one round trip on the shell `fab` keeps
+open there, a check through the SSH tunnel two; checks side by side are counted each). A
+no-change deploy is a build the cache answers, one survey round trip and the verify. Over loopback the plain path's whole image costs it little
 time; on a real uplink it pays for every byte of it on every deploy.
 """
 

@@ -1,5 +1,5 @@
 """`python -m dtma`: the agent. SIGTERM: listeners close at once, accepted connections are served
-for DTMA_DRAIN_GRACE s (default 0.5), requests in flight finish; exit 0.
+for DTMA_DRAIN_GRACE s (default 0.5; less once none is left), requests in flight finish; exit 0.
 
 Without DTMA_CHECK_PORT: serve 0.0.0.0:$PORT. The port is opened first, then uvicorn (a fifth of
 a second) serves `/health` while the web stack and the Docker SDK load behind it (dtma.bootstrap).

@@ -3,10 +3,10 @@
 1. A two-phase stop. On SIGTERM (or SIGINT) the listening sockets close at once, so new
    connections go to the other release listening on the same port (SO_REUSEPORT; with
    net.ipv4.tcp_migrate_req=1 even those waiting in this socket's queue move over); connections
-   already accepted are served for `drain_grace` seconds; then uvicorn's graceful shutdown,
-   which finishes requests in flight (bounded). uvicorn alone would close at once every
-   connection whose request it has not parsed yet: a client that connected just before SIGTERM,
-   one request per connection, got no answer.
+   already accepted are served for `drain_grace` seconds (less once none is left); then
+   uvicorn's graceful shutdown, which finishes requests in flight (bounded). uvicorn alone
+   would close at once every connection whose request it has not parsed yet: a client that
+   connected just before SIGTERM, one request per connection, got no answer.
 2. Handover mode (`handover` given): the server starts on the check port only, and opens the
    public port once the real app is loaded AND the release is promoted (see dtma.promotion);
    a port still held by something that does not share it is retried every 50 ms for up to
@@ -35,6 +35,9 @@ log = logging.getLogger("dtma")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 BIND_RETRY_SECONDS = 0.05
 BIND_RETRY_FOR_SECONDS = 60.0
+# How often a drain looks for connections left; the first look comes after the accepted ones
+# attached to the server (close_servers) and their protocols started.
+DRAIN_POLL_SECONDS = 0.05
 
 
 async def close_servers(servers: list[asyncio.base_events.Server]) -> None:
@@ -116,12 +119,23 @@ class AgentServer(uvicorn.Server):
             task.cancel()  # a release told to stop does not take the public port any more
         self._spawn(close_servers(list(self.servers)))
         log.info(
-            "%s: listeners closed; serving accepted connections for %.2f s, then stopping",
+            "%s: listeners closed; serving accepted connections for up to %.2f s, then stopping",
             signal.Signals(sig).name,
             self.drain_grace,
         )
-        assert self._loop is not None
-        self._loop.call_later(self.drain_grace, self._stop, 0)
+        self._spawn(self._drain())
+
+    async def _drain(self) -> None:
+        """Serve the connections already accepted for `drain_grace` s, or less: once none is
+        left, none can come (the listeners are closed), and the stop need not wait."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.drain_grace
+        while loop.time() < until:
+            await asyncio.sleep(min(DRAIN_POLL_SECONDS, max(0.0, until - loop.time())))
+            if not self.server_state.connections:
+                log.info("no connection left: stopping before the grace ends")
+                break
+        self._stop(0)
 
     # ---- handover mode --------------------------------------------------------------------
 

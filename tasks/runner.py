@@ -93,6 +93,7 @@ class Remote:
         self._conn = conn
         self._host_keys = host_keys
         self.exchanges = 0
+        self._counting = threading.Lock()  # checks run side by side (tasks/at_once.py)
         self._shell: HostShell | None = None
         self._opening = threading.Lock()
         self._shell_refused = not hasattr(conn, "open")  # a stand-in without SSH underneath
@@ -171,6 +172,10 @@ class Remote:
 
         return opened
 
+    def _count(self) -> None:
+        with self._counting:
+            self.exchanges += 1
+
     def _drop_shell(self) -> None:
         shell, self._shell = self._shell, None
         if shell is not None:
@@ -186,7 +191,7 @@ class Remote:
         timeout: float | None = None,
     ) -> CommandResult:
         """Run one command line; with `check`, a non-zero exit is a DeployError too."""
-        self.exchanges += 1
+        self._count()
         result = self._execute(argv, step=step, timeout=timeout)
         if check and not result.ok:
             raise DeployError(self.host, step, result.last_line(), hint)
@@ -194,7 +199,7 @@ class Remote:
 
     def stream(self, argv: Sequence[str], *, step: str, pty: bool = False) -> CommandResult:
         """Run with the output shown as it comes (logs): nothing is hidden or checked."""
-        self.exchanges += 1
+        self._count()
         return self._execute(argv, step=step, hide=False, pty=pty)
 
     def _execute(
@@ -232,7 +237,7 @@ class Remote:
     def write_file(self, path: str, data: bytes, *, step: str) -> None:
         """Write bytes into an existing remote file over SFTP: the contents never appear on a
         command line, in a process list or in a shell history."""
-        self.exchanges += 1
+        self._count()
         try:
             with self._conn.sftp().open(path, "w") as handle:
                 handle.write(data)
@@ -244,14 +249,14 @@ class Remote:
     ) -> None:
         """Send a file over SFTP (binary-safe, unlike a command's stdin). SSH errors are left
         to the caller, which knows how much went and what to say."""
-        self.exchanges += 1
+        self._count()
         self._conn.sftp().putfo(data, path, file_size=size, callback=callback)
 
     @contextmanager
     def tunnel(self, remote_port: int) -> Iterator[str]:
         """`ssh -L` to a port on the host's loopback; yields the local base URL (its port held
         by us throughout, see tasks/tunnel.py)."""
-        self.exchanges += 1
+        self._count()
         try:
             self._conn.open()
             forward = LocalForward(self._conn.client.get_transport(), remote_port)

@@ -68,6 +68,8 @@ class LocalForward:
 
     def close(self) -> None:
         self._closing.set()
+        with contextlib.suppress(OSError):  # wakes the accept loop now, not at its next poll
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         for thread in self._threads:
             thread.join(timeout=5)

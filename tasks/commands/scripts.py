@@ -132,36 +132,54 @@ ENGINE_UNDER_SYSTEMD = "command -v systemctl >/dev/null && systemctl is-active -
 # owned, every listener on the port must then belong to container $2 (its main process, a child
 # of it, or a docker-proxy publishing its address), else exit 5 (also when $2 has exited: what
 # listens is then surely not it): a credential goes only to a port proven so, never to a tool.
+# With $4 = holds, it waits until one of the listeners belongs to $2 (beside others sharing the
+# port): the new agent of a handover serves there.
 WAIT_LISTENING = """\
 hex=$(printf ':%04X' "$1")
 listeners() {
   awk -v p="$hex" 'FNR > 1 && $4 == "0A" && toupper(substr($2, length($2) - 4)) == p {
     print $10 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
+pids_of() {
+  pid=$(docker container inspect --format '{{.State.Pid}}' "$2" 2>/dev/null)
+  ips=$(docker container inspect "$2" \
+    --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' 2>/dev/null)
+  pids="$pid $(cat /proc/"$pid"/task/*/children 2>/dev/null)"
+  for comm in $(grep -lx docker-proxy /proc/[0-9]*/comm 2>/dev/null); do
+    proxy=${comm%/comm}
+    for ip in $ips; do
+      tr '\\0' ' ' <"$proxy/cmdline" | grep -q -- "-container-ip $ip " &&
+        pids="$pids ${proxy#/proc/}"
+    done
+  done
+}
+held() {
+  fds=$(for p in $pids; do ls -l /proc/"$p"/fd 2>/dev/null; done)
+  echo "$fds" | grep -q "socket:\\[$1\\]"
+}
+holds_one() {
+  for inode in $(listeners); do held "$inode" && return 0; done
+  return 1
+}
+[ "$4" = holds ] && pids_of "$@"
 i=0
-until [ -n "$(listeners)" ]; do
+until if [ "$4" = holds ]; then holds_one; else [ -n "$(listeners)" ]; fi; do
   i=$((i+1))
   if [ $((i % 20)) -eq 0 ]; then
     [ "$(docker container inspect --format '{{.State.Running}}' "$2" 2>/dev/null)" = true ] ||
       { echo "container $2 is not running" >&2; exit 3; }
   fi
-  [ $i -lt $(($3 * 20)) ] || { echo "nothing listens on port $1 after $3 s" >&2; exit 4; }
+  [ $i -lt $(($3 * 20)) ] || {
+    if [ "$4" = holds ]; then echo "container $2 does not listen on port $1 after $3 s" >&2
+    else echo "nothing listens on port $1 after $3 s" >&2; fi
+    exit 4
+  }
   sleep 0.05
 done
 [ "$4" = owned ] || exit 0
-pid=$(docker container inspect --format '{{.State.Pid}}' "$2" 2>/dev/null)
-ips=$(docker container inspect "$2" \
-  --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}')
-pids="$pid $(cat /proc/"$pid"/task/*/children 2>/dev/null)"
-for comm in $(grep -lx docker-proxy /proc/[0-9]*/comm 2>/dev/null); do
-  proxy=${comm%/comm}
-  for ip in $ips; do
-    tr '\\0' ' ' <"$proxy/cmdline" | grep -q -- "-container-ip $ip " && pids="$pids ${proxy#/proc/}"
-  done
-done
-fds=$(for p in $pids; do ls -l /proc/"$p"/fd 2>/dev/null; done)
+pids_of "$@"
 for inode in $(listeners); do
-  echo "$fds" | grep -q "socket:\\[$inode\\]" || {
+  held "$inode" || {
     echo "port $1 is held by a process outside container $2 (a tool publishing it?):" \
       "no credential was sent to it" >&2
     exit 5
@@ -169,9 +187,10 @@ for inode in $(listeners); do
 done"""
 
 
-def wait_listening(port: int, container: str, seconds: float, owned: bool = False) -> Argv:
+def wait_listening(port: int, container: str, seconds: float, mode: str = "") -> Argv:
+    """`mode`: "" (anything listens), "owned" or "holds" (see WAIT_LISTENING)."""
     argv = ["sh", "-c", WAIT_LISTENING, "dtma-wait-port", str(port), container, f"{seconds:.0f}"]
-    return [*argv, "owned"] if owned else argv
+    return [*argv, mode] if mode else argv
 
 
 # Containers $2, $4, … link to container $1 as aliases $3, $5, …: each one's hosts file (kept in

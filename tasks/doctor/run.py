@@ -131,7 +131,7 @@ class HostExam:
         agent = facts.agent(self.names)
         if agent is None or not agent.running:
             return False  # no agent to hold the port: whatever answers there gets no key
-        check = scripts.wait_listening(self.s.port, agent.name, 1, owned=True)
+        check = scripts.wait_listening(self.s.port, agent.name, 1, "owned")
         done = remote.run(check, step="doctor", check=False, timeout=self.wait)
         return done.exit_code == OWNED or (
             done.exit_code == NOTHING_LISTENS and self.s.port in agent.published

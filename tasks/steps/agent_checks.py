@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from dtma.contract import FULL_STATUS_SCHEMA, INSTANCE_HEADER
+from tasks.at_once import at_once
 from tasks.errors import VerifyFailed
 
 # A fresh connection per check, as the backend makes (through an SSH tunnel, the agent's close
@@ -120,13 +121,14 @@ def check_agent(
 def check_contract(
     url: str, backend_key: str, version: str, port: int | None = None
 ) -> AgentReport:
-    """The keyed /status (contract, version, port served) and a wrong key refused, of an
-    agent already answering /health."""
-    body = check_status(url, backend_key, version)
+    """The keyed /status (contract, version, port served) and, beside it, a wrong key refused,
+    of an agent already answering /health."""
+    body, instance = at_once(
+        lambda: check_status(url, backend_key, version), lambda: check_wrong_key_refused(url)
+    )
     serves = (body.get("environment") or {}).get("port")
     if port is not None and serves != port:
         raise VerifyFailed(f"/status says the agent would serve port {serves}, not {port}")
-    instance = check_wrong_key_refused(url)
     return AgentReport(url, body["version"], body["status"], instance)
 
 

@@ -22,7 +22,7 @@ def last_logs(remote: Remote, name: str, step: str, lines: int = 50) -> str:
 def check_through_tunnel(remote: Remote, s: DeploySettings, version: str) -> str:
     """The candidate's checks through `ssh -L` to the host's loopback-only check port; returns
     the instance id it answers with."""
-    await_listener(remote, s.candidate_port, s.candidate, s.verify_timeout, owned=True)
+    await_listener(remote, s.candidate_port, s.candidate, s.verify_timeout, "candidate", "owned")
     with remote.tunnel(s.candidate_port) as url:
         instance = check_agent(
             url,

@@ -27,7 +27,7 @@ from tasks.steps import adopt, lock, preflight, report
 from tasks.steps.build import BuildKey, BuiltImage, build
 from tasks.steps.candidate import check_candidate
 from tasks.steps.env import install_env
-from tasks.steps.handover import Retire, hand_over, handing_over
+from tasks.steps.handover import Retire, Switched, hand_over, handing_over
 from tasks.steps.pull import pull, pushed_once
 from tasks.steps.release import release_labels, replace_agent
 from tasks.steps.rollback import roll_back_after
@@ -179,13 +179,31 @@ def run_locked(
             rep.outcome = "refused (candidate failed, running agent untouched)"
             labels = release_labels(built.version)
             old = adoptee.state if adoptee else read_container(remote, s.container, "candidate")
-            instance = check_candidate(remote, s, built.ref, built.version, labels)
+            check_candidate(remote, s, built.ref, built.version, labels)
         if gate and not wait_early:
             await_turn(remote, rep, gate)
         with step(rep, "release", remote):
             rep.outcome = "failed during release"
-            took = hand_over(remote, s, instance, Retire(old, keep_as=s.previous))
-            print(f"{rep.host}: the new agent took port {s.port} in {took:.2f} s", flush=True)
+            retire = Retire(old, keep_as=s.previous)
+            switched = hand_over(remote, s, retire, drain_later=not adoptee)
+            took = f"{switched.seconds:.2f} s"
+            print(f"{rep.host}: the new agent took port {s.port} in {took}", flush=True)
+    try:
+        adopt_and_verify(remote, s, rep, built, adoptee, switched)
+    finally:
+        switched.stop_old(check=False)  # not stopped by verify: a Ctrl-C or an error came first
+
+
+def adopt_and_verify(
+    remote: Remote,
+    s: DeploySettings,
+    rep: report.DeployReport,
+    built: BuiltImage,
+    adoptee: adopt.Adoptee | None,
+    switched: Switched,
+) -> None:
+    """After the switch: an adoption's links move to the new agent; then verify (stopping the
+    old agent first), rolled back on failure."""
     if adoptee:  # the links move as one: a Ctrl-C is held until they point at the new agent
         with step(rep, "adopt", remote), interrupts.held("the adoption"):
             if adopt.install_forwarder(remote, s, adoptee, built.ref):
@@ -193,7 +211,9 @@ def run_locked(
                 replace_agent(remote, s, built.ref, built.version)
     try:
         with step(rep, "verify", remote):
-            rep.verify = verify_release(remote, s, built.version, built.healthcheck)
+            rep.verify = verify_release(
+                remote, s, built.version, built.healthcheck, stop_old=switched.stop_old
+            )
     except VerifyFailed as failure:
         rep.verify = f"failed: {failure}"
         with step(rep, "rollback", remote):

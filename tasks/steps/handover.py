@@ -5,9 +5,10 @@ Both agents run on the host's network and open the public port with SO_REUSEPORT
 spreads new connections over both, and with net.ipv4.tcp_migrate_req=1 hands the ones still
 queued on a closing listener to its sibling instead of resetting them. So:
 1. promote the candidate (restart policy, then SIGUSR1: it opens the public port);
-2. wait until the public port is answered by the candidate itself (its instance id), which
-   proves it serves there;
-3. stop the old agent: SIGTERM closes its listener first, then it finishes what it accepted.
+2. wait until the candidate's own process listens on the public port (checked on the host),
+   which it opens only once its app is loaded: it serves there;
+3. stop the old agent: SIGTERM closes its listener first, then it finishes what it accepted
+   (a deploy renames it and stops it in verify, beside Docker's checks of the new one).
 An old agent that cannot share the port (an earlier kind of release, or a container being
 adopted) is stopped between 1 and 2: the only gap left is the new agent's bind, its app
 already loaded. A Ctrl-C from 1 on is held until the switch is done (a second one cuts it);
@@ -21,9 +22,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import requests
-
-from dtma.contract import INSTANCE_HEADER
 from tasks import interrupts
 from tasks.commands import docker, scripts
 from tasks.commands.shell import Op, chain, either, then
@@ -31,12 +29,26 @@ from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import ContainerState
 from tasks.runner import Remote
 from tasks.settings import DeploySettings
-from tasks.steps.agent_checks import ONE_REQUEST
-from tasks.steps.verify import await_listener, running
+from tasks.steps.verify import await_listener
 
 MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
 NO_MIGRATION = "no-request-migration"
 PROMOTED_POLICY = "unless-stopped"
+SEE_BOTH = "run `fab status` to see both containers"
+
+
+class Switched:
+    """A handover done: `seconds` until the new agent served the public port, and the agent it
+    replaced, renamed `draining` while it may still finish what it accepted (drain_later), for
+    `stop_old` to stop: once, whoever calls it first (verify, or the way out of a deploy)."""
+
+    def __init__(self, remote: Remote, seconds: float, draining: str = "") -> None:
+        self.remote, self.seconds, self.draining = remote, seconds, draining
+
+    def stop_old(self, check: bool = True) -> None:
+        name, self.draining = self.draining, ""
+        if name:
+            self.remote.run(docker.stop_for_good(name), step="release", hint=SEE_BOTH, check=check)
 
 
 @dataclass(frozen=True)
@@ -58,15 +70,6 @@ def shares_port(state: ContainerState) -> bool:
     return state.network_mode == "host" and state.labels.get(docker.HANDOVER_LABEL) == "reuseport"
 
 
-def instance_of(url: str) -> str:
-    """The instance id the agent at `url` answers with ("" when none answers)."""
-    try:
-        response = requests.get(f"{url}/health", timeout=5, headers=ONE_REQUEST)
-    except requests.RequestException:
-        return ""
-    return response.headers.get(INSTANCE_HEADER, "")
-
-
 def promote(name: str) -> list[str]:
     """Let queued connections move between listeners (per network namespace, so once per boot
     is not enough to rely on: set at every handover), then promote `name`."""
@@ -80,29 +83,29 @@ def promote(name: str) -> list[str]:
     )
 
 
-def wait_serving_publicly(remote: Remote, s: DeploySettings, instance: str) -> float:
-    """Seconds until a fresh connection to the public port was answered by `instance`."""
-    alive = running(remote, s.candidate)
-    started = last_alive = time.monotonic()
-    await_listener(remote, s.port, s.candidate, s.verify_timeout, step="release")
-    with remote.tunnel(s.port) as url:
-        while instance_of(url) != instance:
-            if time.monotonic() - last_alive >= 1.0:
-                alive()
-                last_alive = time.monotonic()
-            if time.monotonic() - started > s.verify_timeout:
-                raise VerifyFailed(f"did not take port {s.port} within {s.verify_timeout:.0f} s")
-            time.sleep(0.02)
+def wait_serving_publicly(remote: Remote, s: DeploySettings) -> float:
+    """Seconds until the candidate's own process listens on the public port (it opens it only
+    once promoted and its app loaded), checked on the host in one exchange."""
+    started = time.monotonic()
+    await_listener(remote, s.port, s.candidate, s.verify_timeout, "release", "holds")
     return time.monotonic() - started
 
 
-def finish(remote: Remote, s: DeploySettings, retire: Retire, stop_old: bool) -> None:
-    """The old agent stops (draining) and steps aside; the candidate takes the agent's name."""
+def finish(
+    remote: Remote, s: DeploySettings, retire: Retire, stop_old: bool, drain_later: bool = False
+) -> str:
+    """The candidate takes the agent's name; the old agent stops (draining) and steps aside.
+    `drain_later`: an old agent kept running is only renamed, and its name returned: stopping it
+    waits for its drain (about a second), which Docker's checks of the new agent need not wait
+    for (verify_release stops it beside them)."""
     steps: list[list[str]] = []
-    old = retire.old
+    old, draining = retire.old, ""
     if old is not None:
         if stop_old and old.running:
-            steps.append(docker.stop_for_good(old.name))
+            if drain_later and retire.keep_as:
+                draining = retire.keep_as
+            else:
+                steps.append(docker.stop_for_good(old.name))
         if retire.keep_as:
             steps += [
                 docker.remove_if_present(retire.keep_as),
@@ -111,7 +114,8 @@ def finish(remote: Remote, s: DeploySettings, retire: Retire, stop_old: bool) ->
         else:
             steps.append(docker.remove(old.name))
     steps.append(docker.rename(s.candidate, s.container))
-    remote.run(chain(*steps), step="release", hint="run `fab status` to see both containers")
+    remote.run(chain(*steps), step="release", hint=SEE_BOTH)
+    return draining
 
 
 @contextmanager
@@ -126,32 +130,44 @@ def handing_over(remote: Remote, s: DeploySettings) -> Iterator[None]:
         raise
 
 
-def hand_over(remote: Remote, s: DeploySettings, instance: str, retire: Retire) -> float:
-    """Switch from the running agent to the checked candidate; returns the seconds from the
-    promotion until the candidate answered on the public port. A Ctrl-C meanwhile is held
-    until the switch is done (or undone): no host is left half-way by a first Ctrl-C."""
-    with interrupts.held("the switch to the new agent"):
-        old_stopped = False
-        try:
-            promoted = remote.run(promote(s.candidate), step="release", check=False)
-            if not promoted.ok:
-                raise VerifyFailed(f"could not be promoted: {promoted.last_line()}")
-            if NO_MIGRATION in promoted.stdout:
-                print(
-                    f"{remote.host}: this kernel cannot hand queued connections over "
-                    "(net.ipv4.tcp_migrate_req): a few may be reset during the switch",
-                    flush=True,
-                )
-            if not retire.shares_port and retire.old is not None:
-                remote.run(docker.stop_for_good(retire.old.name), step="release")
-                old_stopped = True
-            seconds = wait_serving_publicly(remote, s, instance)
-        except (VerifyFailed, DeployError) as exc:
-            undo(remote, s, retire, old_stopped)
-            hint = "the previous agent serves; redeploy"
-            raise DeployError(remote.host, "release", f"the new agent {exc}", hint) from None
-        finish(remote, s, retire, stop_old=not old_stopped)
-    return seconds
+def hand_over(
+    remote: Remote, s: DeploySettings, retire: Retire, drain_later: bool = False
+) -> Switched:
+    """Switch from the running agent to the checked candidate. A Ctrl-C meanwhile is held
+    until the switch is done (or undone): no host is left half-way by a first Ctrl-C.
+    `drain_later`: the old agent, renamed, may still be draining when this returns (see
+    Switched); a Ctrl-C held meanwhile stops it before it is raised."""
+    switched = Switched(remote, 0.0)
+    try:
+        with interrupts.held("the switch to the new agent"):
+            switched = switch(remote, s, retire, drain_later)
+    except BaseException:
+        switched.stop_old(check=False)
+        raise
+    return switched
+
+
+def switch(remote: Remote, s: DeploySettings, retire: Retire, drain_later: bool) -> Switched:
+    old_stopped = False
+    try:
+        promoted = remote.run(promote(s.candidate), step="release", check=False)
+        if not promoted.ok:
+            raise VerifyFailed(f"could not be promoted: {promoted.last_line()}")
+        if NO_MIGRATION in promoted.stdout:
+            print(
+                f"{remote.host}: this kernel cannot hand queued connections over "
+                "(net.ipv4.tcp_migrate_req): a few may be reset during the switch",
+                flush=True,
+            )
+        if not retire.shares_port and retire.old is not None:
+            remote.run(docker.stop_for_good(retire.old.name), step="release")
+            old_stopped = True
+        seconds = wait_serving_publicly(remote, s)
+    except (VerifyFailed, DeployError) as exc:
+        undo(remote, s, retire, old_stopped)
+        hint = "the previous agent serves; redeploy"
+        raise DeployError(remote.host, "release", f"the new agent {exc}", hint) from None
+    return Switched(remote, seconds, finish(remote, s, retire, not old_stopped, drain_later))
 
 
 def undo(remote: Remote, s: DeploySettings, retire: Retire, old_stopped: bool) -> None:

@@ -39,5 +39,5 @@ def replace_agent(
     if old is None:
         old = read_container(remote, s.container, step="release")
     with handing_over(remote, s):
-        instance = check_candidate(remote, s, image_ref, version, labels or release_labels(version))
-        return hand_over(remote, s, instance, Retire(old, keep_as))
+        check_candidate(remote, s, image_ref, version, labels or release_labels(version))
+        return hand_over(remote, s, Retire(old, keep_as)).seconds

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from tasks.at_once import at_once
 from tasks.commands import docker, scripts
 from tasks.errors import DeployError, VerifyFailed
 from tasks.facts.container import SettleProbe, parse_settle_probe, read_container
@@ -30,17 +31,14 @@ def running(remote: Remote, name: str) -> Callable[[], None]:
 
 
 def await_listener(
-    remote: Remote,
-    port: int,
-    container: str,
-    timeout: float,
-    step: str = "candidate",
-    owned: bool = False,
+    remote: Remote, port: int, container: str, timeout: float, step: str, mode: str = ""
 ) -> None:
     """Until the host's port `port` listens (checked there: no request is wasted on a port not
-    open yet). `owned`: and only `container` listens there (before a credential goes to it)."""
-    argv = scripts.wait_listening(port, container, timeout, owned=owned)
-    waited = remote.run(argv, step=step, check=False)
+    open yet). `mode` "owned": and only `container` listens there (before a credential goes to
+    it); "holds": until `container` listens there, beside whatever else does."""
+    waited = remote.run(
+        scripts.wait_listening(port, container, timeout, mode), step=step, check=False
+    )
     if not waited.ok:
         raise VerifyFailed(waited.last_line() or f"nothing listens on port {port}")
 
@@ -113,35 +111,58 @@ def wait_docker_health(remote: Remote, name: str, timeout: float, poll: float = 
         time.sleep(poll)
 
 
+def keyed_checks(remote: Remote, s: DeploySettings, version: str) -> AgentReport:
+    """Every check that presents a token: through the SSH connection, to the host's own
+    127.0.0.1 (the backend key never crosses the network in plain HTTP), once only the agent
+    listens there."""
+    await_listener(remote, s.port, s.container, s.verify_timeout, "verify", "owned")
+    with remote.tunnel(s.port) as inside:
+        return check_contract(inside, s.backend_key, version)
+
+
 def check_agent_as_deployed(
     remote: Remote, s: DeploySettings, version: str, alive: Callable[[], None] | None = None
 ) -> AgentReport:
     """The agent on its public port, from outside and without credentials (/health, the public
-    /status); then every check that presents a token through the SSH connection, to the host's
-    own 127.0.0.1 — the backend key never crosses the network in plain HTTP."""
+    /status), and beside that the keyed checks."""
     public = s.agent_url(remote.keys, remote.hostname)
-    check_public(public, s.verify_timeout, alive=alive)
-    await_listener(remote, s.port, s.container, s.verify_timeout, step="verify", owned=True)
-    with remote.tunnel(s.port) as inside:  # the same port, already healthy: no /health again
-        agent = check_contract(inside, s.backend_key, version)
+    agent, _ = at_once(
+        lambda: keyed_checks(remote, s, version),
+        lambda: check_public(public, s.verify_timeout, alive=alive),
+    )
     return replace(agent, url=public)
 
 
 def verify_release(
-    remote: Remote, s: DeploySettings, version: str, healthcheck: tuple[str, ...] = ()
+    remote: Remote,
+    s: DeploySettings,
+    version: str,
+    healthcheck: tuple[str, ...] = (),
+    stop_old: Callable[[], None] | None = None,
 ) -> str:
-    """The checks from the backend's side, then Docker's: stable, healthy. Returns a summary.
+    """The checks from the backend's side, and beside them Docker's: stable, healthy. Returns a
+    summary.
 
     `healthcheck` is the image's HEALTHCHECK test: run in the container during the stability
-    window, so the verdict does not wait for Docker's first scheduled check.
+    window, so the verdict does not wait for Docker's first scheduled check. `stop_old`: stops
+    the agent the release replaced, still draining; called before the backend's checks (only
+    the new agent must answer them), while Docker's run.
     """
-    agent = check_agent_as_deployed(remote, s, version, alive=running(remote, s.container))
-    health = settle_and_health(
-        remote,
-        s.container,
-        s.settle_seconds,
-        healthcheck=healthcheck,
-        health_timeout=s.health_timeout,
+
+    def as_the_backend() -> AgentReport:
+        if stop_old is not None:
+            stop_old()
+        return check_agent_as_deployed(remote, s, version, alive=running(remote, s.container))
+
+    agent, health = at_once(
+        as_the_backend,
+        lambda: settle_and_health(
+            remote,
+            s.container,
+            s.settle_seconds,
+            healthcheck=healthcheck,
+            health_timeout=s.health_timeout,
+        ),
     )
     return f"ok: {agent.url} version {agent.version}, {agent.status}, docker health {health}"
 

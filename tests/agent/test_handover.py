@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import socket
+from pathlib import Path
 
 from tests.agent.conftest import BACKEND_KEY
 from tests.agent.handover_support import agents, launch, raw_request, read_all, refused
@@ -89,6 +90,15 @@ def test_a_busy_public_port_is_retried_until_it_is_released(tmp_path):
         assert candidate.stop() == 0, candidate.log()
 
 
+def loaded_agent(started: list, log: Path, port: int, **env: str):
+    """An agent on `port` (stopped at the end with the others `started`), its app loaded."""
+    agent = launch(log, port, **env)
+    started.append(agent)
+    agent.wait_healthy(agent.public_url)
+    wait_until(lambda: version_at(agent.public_url), "the app loaded")
+    return agent
+
+
 def test_sigterm_answers_accepted_connections_and_finishes_requests_in_flight(tmp_path):
     port = free_port()
     body = b'{"unexpected": "fields"}'
@@ -100,10 +110,7 @@ def test_sigterm_answers_accepted_connections_and_finishes_requests_in_flight(tm
         + b"\r\n\r\n"
     )
     with agents() as started:
-        agent = launch(tmp_path / "agent.log", port, DTMA_DRAIN_GRACE="2")
-        started.append(agent)
-        agent.wait_healthy(agent.public_url)
-        wait_until(lambda: version_at(agent.public_url), "the app loaded")
+        agent = loaded_agent(started, tmp_path / "agent.log", port, DTMA_DRAIN_GRACE="2")
         quiet = socket.create_connection(("127.0.0.1", port), timeout=15)  # no request yet
         in_flight = socket.create_connection(("127.0.0.1", port), timeout=15)
         try:
@@ -124,3 +131,13 @@ def test_sigterm_answers_accepted_connections_and_finishes_requests_in_flight(tm
             quiet.close()
             in_flight.close()
         assert agent.process.wait(15) == 0, agent.log()
+
+
+def test_sigterm_with_no_connection_left_stops_without_waiting_out_the_grace(tmp_path):
+    port = free_port()
+    with agents() as started:
+        agent = loaded_agent(started, tmp_path / "agent.log", port, DTMA_DRAIN_GRACE="600")
+        agent.signal(signal.SIGTERM)
+        # A grace of ten minutes: an exit within the wait below is the drain ending early.
+        assert agent.process.wait(60) == 0, agent.log()
+        assert "no connection left" in agent.log()

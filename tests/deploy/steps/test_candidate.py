@@ -33,7 +33,7 @@ def test_a_passing_candidate_is_started_checked_on_its_check_port_and_kept():
         instance = check_candidate(remote, settings(agent.url), "dtma:v2", "v2", LABELS)
     assert instance == "cand-7"
     assert remote.tunneled == [30001]
-    waited = scripts.wait_listening(30001, "dtma-candidate", 3, owned=True)
+    waited = scripts.wait_listening(30001, "dtma-candidate", 3, "owned")
     assert remote.sent == [START, waited, scripts.settle_probe("dtma-candidate", 0, None)]
 
 

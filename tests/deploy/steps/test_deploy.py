@@ -129,9 +129,14 @@ def test_fresh_host_gets_every_step_in_order(context):
     assert rep.total_exchanges == writes
     assert sum(rep.exchanges.values()) == writes - 3  # the lock's take and release, the audit
     assert rep.exchanges["check"] == 1 and rep.exchanges["ship"] == 3  # stage, upload, load
-    # Every check that presents the key goes through SSH: the candidate's port, then the agent's.
-    assert remote.tunneled == [30001, 30000, 30000]
-    assert kinds(remote) == [
+    # Every check that presents the key goes through SSH: the candidate's port, then the agent's
+    # (the switch between them is checked on the host).
+    assert remote.tunneled == [30001, 30000]
+    sent = kinds(remote)
+    # verify: the public port is the agent's own before the key goes there, and beside that
+    # check, Docker's (stable, healthy)
+    assert sorted(sent[15:17]) == ["settle", "wait port"]
+    assert sent[:15] + sent[17:] == [
         "survey",
         "mkdir -p",  # the lock, taken and signed
         "layers",  # the plan: which layer chains the host holds
@@ -149,8 +154,6 @@ def test_fresh_host_gets_every_step_in_order(context):
         "sh -c",  # the candidate promoted: it takes the public port
         "wait port",  # the public port listens
         "docker rename",  # and the agent's name
-        "wait port",  # verify: the public port is the agent's own, before the key goes there
-        "settle",
         "flock /var/lib/dtma-deploy/lock.guard",  # the lock, released only if still this take's
         "printf %s\\n",  # the audit line
     ]
@@ -201,7 +204,11 @@ def test_release_that_fails_verify_is_rolled_back(context):
             )
     assert rep.outcome == "rolled back"
     assert failure.value.hint == "rolled back to dtma:v1"
-    assert kinds(remote) == [
+    sent = kinds(remote)
+    # Each verify (the release's, the restored agent's): the port's owner, then the keyed
+    # checks, and beside them Docker's (stable, healthy).
+    assert sorted(sent[14:16]) == sorted(sent[20:22]) == ["settle", "wait port"]
+    assert sent[:14] + sent[16:20] + sent[22:] == [
         "survey",
         "mkdir -p",
         "layers",
@@ -217,13 +224,10 @@ def test_release_that_fails_verify_is_rolled_back(context):
         "docker stop",  # so v1 stops first, then the candidate binds
         "wait port",
         "docker rm",  # v1 is set aside as dtma-previous, the candidate takes the name
-        "wait port",
         "docker logs",  # verify failed: the failed agent's logs
         "docker container",  # is there a previous release?
         "docker rm",  # v1 is of the kind that publishes: back in its own shape
         "docker container",
-        "wait port",
-        "settle",  # the restored agent is stable
         "flock /var/lib/dtma-deploy/lock.guard",
         "printf %s\\n",
     ]
