@@ -24,12 +24,19 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=30000
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
+# The image config that never changes: before the code, so a code change reuses it.
+EXPOSE 30000
+# Liveness with the standard library only (no curl in slim images), on the port the agent serves
+# now: its check port while it is a handover candidate (DTMA_CHECK_PORT), else PORT.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["/opt/venv/bin/python", "-m", "dtma.healthcheck"]
+CMD ["/opt/venv/bin/python", "-m", "dtma"]
+ARG DTMA_VERSION=unversioned VCS_REF=unknown BUILD_DATE=unknown
+
 COPY dtma/ /app/dtma/
 
-# Everything below changes only the image config (no layers).
-ARG DTMA_VERSION=unversioned
-ARG VCS_REF=unknown
-ARG BUILD_DATE=unknown
+# Everything below changes only the image config (no layers): one step each, as few as can be
+# (the legacy builder makes an intermediate container for every step after a change).
 ENV DTMA_VERSION=${DTMA_VERSION}
 LABEL org.opencontainers.image.title="dtma" \
       org.opencontainers.image.description="Droplet Tool Management Agent" \
@@ -37,9 +44,3 @@ LABEL org.opencontainers.image.title="dtma" \
       org.opencontainers.image.revision="${VCS_REF}" \
       org.opencontainers.image.created="${BUILD_DATE}" \
       dtma.version="${DTMA_VERSION}"
-EXPOSE 30000
-# Liveness with the standard library only (no curl in slim images), on the port the agent serves
-# now: its check port while it is a handover candidate (DTMA_CHECK_PORT), else PORT.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["/opt/venv/bin/python", "-m", "dtma.healthcheck"]
-CMD ["/opt/venv/bin/python", "-m", "dtma"]
