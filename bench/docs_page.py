@@ -63,8 +63,9 @@ and writing its report (the SSH handshake runs beside the build, `check` waits f
 left of it). On a link with latency the round trips count: each report says how many
 exchanges each step had with the host (a command is one round trip on the shell `fab` keeps
 open there, a check through the SSH tunnel two; checks side by side are counted each). A
-no-change deploy is a build the cache answers, one survey round trip and the verify. Over loopback the plain path's whole image costs it little
-time; on a real uplink it pays for every byte of it on every deploy.
+no-change deploy is a build the cache answers, one survey round trip and the verify. Over
+loopback the plain path's whole image costs it little time; on a real uplink it pays for
+every byte of it on every deploy.
 """
 
 CONTAINERD = """\

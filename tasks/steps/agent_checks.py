@@ -112,10 +112,14 @@ def check_agent(
     alive: Callable[[], None] | None = None,
     port: int | None = None,
 ) -> AgentReport:
-    """Health, the /status contract and version, and auth, in that order; with `port`, the
-    agent must say it serves that port (checked on another one before it takes it)."""
-    wait_for_health(url, timeout, alive=alive)
-    return check_contract(url, backend_key, version, port)
+    """Health, and beside it the /status contract and version, and auth (requests other than
+    /health wait for the agent's app to load); with `port`, the agent must say it serves that
+    port (checked on another one before it takes it). A failed health check is said first."""
+    _, report = at_once(
+        lambda: wait_for_health(url, timeout, alive=alive),
+        lambda: check_contract(url, backend_key, version, port),
+    )
+    return report
 
 
 def check_contract(
