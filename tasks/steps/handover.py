@@ -148,6 +148,8 @@ def hand_over(
 
 
 def switch(remote: Remote, s: DeploySettings, retire: Retire, drain_later: bool) -> Switched:
+    """Promote, wait until the new agent listens on the public port, rename; undone (the
+    candidate removed, an old agent stopped for it started again) when it does not listen."""
     old_stopped = False
     try:
         promoted = remote.run(promote(s.candidate), step="release", check=False)
