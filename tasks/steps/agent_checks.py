@@ -112,14 +112,11 @@ def check_agent(
     alive: Callable[[], None] | None = None,
     port: int | None = None,
 ) -> AgentReport:
-    """Health, and beside it the /status contract and version, and auth (requests other than
-    /health wait for the agent's app to load); with `port`, the agent must say it serves that
-    port (checked on another one before it takes it). A failed health check is said first."""
-    _, report = at_once(
-        lambda: wait_for_health(url, timeout, alive=alive),
-        lambda: check_contract(url, backend_key, version, port),
-    )
-    return report
+    """Health, then the /status contract and version, and auth; with `port`, the agent must
+    say it serves that port (checked on another one before it takes it). Health comes first:
+    it waits until the port answers at all (a container just started may not listen yet)."""
+    wait_for_health(url, timeout, alive=alive)
+    return check_contract(url, backend_key, version, port)
 
 
 def check_contract(
