@@ -3,6 +3,7 @@ one build, then the fleet rollout (tasks/fleet/rollout.py), a summary and a flee
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,16 @@ def fleet_hosts(s: settings.DeploySettings, cli_hosts: list[str]) -> tuple[list[
     return list(unique(hosts)), " + ".join(sources)
 
 
+# Invoke's Config is not thread-safe: a Connection made from it while another thread makes one
+# can read it half-merged ("No attribute or config key found for 'gateway'", seen in CI).
+_MAKING_CONNECTION = threading.Lock()
+
+
 def connection(c: Any, host: str) -> fabric.Connection:
     """The Connection Fabric would make for -H `host` (its keys, ssh_config, user); remote_of
-    bounds its connect, banner and login waits."""
-    return fabric.Connection(host, config=c.config)
+    bounds its connect, banner and login waits. Safe from several threads at once."""
+    with _MAKING_CONNECTION:
+        return fabric.Connection(host, config=c.config)
 
 
 def deploy_fleet(c: Any, s: settings.DeploySettings, hosts: list[str], source: str, run: Rollout):
